@@ -1,0 +1,3 @@
+param([string] $Configuration, [string] $TestPath)
+Write-Error 'The Bench task is not implemented yet (issue 7).'
+1

@@ -1,0 +1,33 @@
+# Installs what is missing, and only that: quick and idempotent when everything is there.
+param([string] $Configuration, [string] $TestPath)
+$ErrorActionPreference = 'Stop'
+. (Join-Path $PSScriptRoot '../BuildCommon.ps1')
+
+# Debian packages the module and its tests need, keyed by a file each package provides.
+$debianPackages = [ordered]@{
+    'qemu-system-x86' = '/usr/bin/qemu-system-x86_64'
+    'qemu-utils'      = '/usr/bin/qemu-img'
+    'busybox-static'  = '/bin/busybox'
+    'e2fsprogs'       = '/usr/sbin/mkfs.ext4'
+    'iproute2'        = '/usr/sbin/ip'
+}
+$missing = @($debianPackages.Keys | Where-Object { -not (Test-Path -LiteralPath $debianPackages[$_]) })
+if ($missing) {
+    $isRoot = (& id -u) -eq '0'
+    if (-not $isRoot) {
+        throw "Missing Debian packages: $($missing -join ' '). Install them as root: apt-get install -y $($missing -join ' ')"
+    }
+    Write-Host "Installing Debian packages: $($missing -join ' ')"
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    Invoke-Native apt-get @('update', '-qq')
+    Invoke-Native apt-get (@('install', '-y', '-qq', '--no-install-recommends') + $missing)
+}
+
+# NuGet packages that are not compile references (Pester): restored into the NuGet cache.
+if (-not (Test-Path -LiteralPath (Get-PesterManifestPath))) {
+    Invoke-Native dotnet @('restore', (Join-Path $RepoRoot 'build/packages/TestPackages.csproj'), '--nologo', '-v', 'quiet')
+}
+
+# The default guest image.
+& (Join-Path $RepoRoot 'build/images/Build-TinyImage.ps1')
+0

@@ -1,0 +1,85 @@
+using MyHypervisor.Core.Configuration;
+using MyHypervisor.Core.Errors;
+using MyHypervisor.Core.Hypervisors;
+using MyHypervisor.Core.Hypervisors.Qemu;
+using MyHypervisor.Core.Images;
+using MyHypervisor.Core.Processes;
+using MyHypervisor.Core.Volumes;
+
+namespace MyHypervisor.Core.Host;
+
+/// <summary>What this host offers for running VMs, one check each, with a remedy for each failure.</summary>
+public sealed class HostInspector(MyHvPaths paths)
+{
+    private const string DefaultImage = "tiny";
+
+    public IReadOnlyList<HostCheck> Inspect(Action<string>? narrate = null)
+    {
+        var checks = new List<HostCheck>();
+        var qemu = ProgramRunner.Find(QemuDriver.Executable);
+        checks.Add(qemu is null
+            ? Missing("Qemu", $"{QemuDriver.Executable} not found on PATH", "apt-get install qemu-system-x86")
+            : Found("Qemu", $"{qemu}: {FirstLine(qemu, "-version")}"));
+        var qemuImg = ProgramRunner.Find("qemu-img");
+        checks.Add(qemuImg is null ? Missing("QemuImg", "qemu-img not found", "apt-get install qemu-utils") : Found("QemuImg", qemuImg));
+
+        GuestImage? image = null;
+        try
+        {
+            image = new ImageCatalog(paths).Resolve(DefaultImage);
+            checks.Add(Found("DefaultImage", $"'{DefaultImage}' at {image.Folder}"));
+        }
+        catch (MyHvException e)
+        {
+            checks.Add(Missing("DefaultImage", e.Message, "./build.ps1 -Task Bootstrap builds it"));
+        }
+
+        checks.Add(Accelerator(qemu, image, narrate));
+
+        var virtiofsd = VirtiofsdLauncher.Find();
+        checks.Add(virtiofsd is null
+            ? Missing("Virtiofsd", "no virtiofsd for volumes", "apt-get install qemu-system-x86 (ships /usr/lib/qemu/virtiofsd) or a virtiofsd package")
+            : Found("Virtiofsd", virtiofsd));
+
+        var root = Mono.Unix.Native.Syscall.geteuid() == 0;
+        var tun = File.Exists("/dev/net/tun");
+        checks.Add(root && tun
+            ? Found("TapPermission", "running as root with /dev/net/tun")
+            : Missing("TapPermission", tun ? "not root: cannot create TAP devices" : "/dev/net/tun is missing",
+                tun ? "run as root (or with CAP_NET_ADMIN) for -Network Bridge; -Network User needs no privileges" : "modprobe tun"));
+
+        var bridges = Directory.Exists("/sys/class/net")
+            ? Directory.EnumerateDirectories("/sys/class/net").Where(d => Directory.Exists(Path.Combine(d, "bridge"))).Select(Path.GetFileName).ToList()
+            : new List<string?>();
+        checks.Add(bridges.Count > 0
+            ? Found("Bridge", "bridges: " + string.Join(", ", bridges))
+            : Missing("Bridge", "no network bridge on this host (needed only for -Network Bridge)", "ip link add br0 type bridge && ip link set br0 up"));
+        return checks;
+    }
+
+    private HostCheck Accelerator(string? qemu, GuestImage? image, Action<string>? narrate)
+    {
+        if (qemu is null || image is null)
+            return Missing("Accelerator", "cannot probe without QEMU and the default image", "install QEMU and build the default image first");
+        try
+        {
+            var (accelerator, reason) = new AcceleratorSelector(paths).Select(qemu, image.Kernel, narrate);
+            return Found("Accelerator", $"{accelerator}: {reason}");
+        }
+        catch (MyHvException e)
+        {
+            return Missing("Accelerator", e.Message, "unset MYHV_ACCEL or set it to auto or tcg");
+        }
+    }
+
+    private static string FirstLine(string program, string argument)
+    {
+        try { return ProgramRunner.Run(program, new[] { argument }, TimeSpan.FromSeconds(10)).StandardOutput.Split('\n')[0].Trim(); }
+        catch (Exception e) { return $"(version unknown: {e.Message})"; }
+    }
+
+    private static HostCheck Found(string check, string detail) => new() { Check = check, Ok = true, Detail = detail };
+
+    private static HostCheck Missing(string check, string detail, string remedy) =>
+        new() { Check = check, Ok = false, Detail = detail, Remedy = remedy };
+}

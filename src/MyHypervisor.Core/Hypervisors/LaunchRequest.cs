@@ -1,0 +1,23 @@
+using MyHypervisor.Core.Images;
+using MyHypervisor.Core.Vms;
+
+namespace MyHypervisor.Core.Hypervisors;
+
+/// <summary>Everything a driver needs to launch one VM, prepared by the earlier start steps.</summary>
+public sealed record LaunchRequest
+{
+    public required VmDefinition Definition { get; init; }
+    public required GuestImage Image { get; init; }
+    public required string OverlayDisk { get; init; }
+    public required string ConsoleLog { get; init; }
+    public required string RuntimeDirectory { get; init; }
+    public required string ApiSocket { get; init; }
+    public required string PidFile { get; init; }
+    public required string ChannelSocket { get; init; }
+    public required string KernelCommandLine { get; init; }
+    public required string Accelerator { get; init; }
+    /// <summary>Bridged networking: the TAP device created by the network step.</summary>
+    public string? TapDevice { get; init; }
+    /// <summary>One vhost-user socket per volume, served by the volume step's virtiofsd.</summary>
+    public IReadOnlyList<(string Tag, string Socket)> VolumeSockets { get; init; } = Array.Empty<(string, string)>();
+}

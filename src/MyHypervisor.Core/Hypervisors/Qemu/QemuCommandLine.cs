@@ -1,0 +1,71 @@
+using System.Globalization;
+using MyHypervisor.Core.Vms;
+
+namespace MyHypervisor.Core.Hypervisors.Qemu;
+
+/// <summary>Builds QEMU's argument list (a list, never a shell string) for one VM.</summary>
+public static class QemuCommandLine
+{
+    /// <summary>The virtio-serial port name the guest's init looks for.</summary>
+    public const string ChannelPortName = "org.myhypervisor.guest.0";
+
+    public static IReadOnlyList<string> Build(LaunchRequest r)
+    {
+        var d = r.Definition;
+        var args = new List<string>
+        {
+            "-name", $"guest={d.Name}",
+            "-nodefaults", "-no-user-config",
+            "-display", "none",
+            "-accel", r.Accelerator,
+            "-smp", d.Cpus.ToString(CultureInfo.InvariantCulture),
+            "-m", $"{d.MemoryMiB}M",
+            // A guest reboot ends the process, as on a microVM: the module's status stays honest.
+            "-no-reboot",
+            "-kernel", r.Image.Kernel,
+            "-append", r.KernelCommandLine,
+            "-drive", $"file={Escape(r.OverlayDisk)},if=none,id=disk0,format=qcow2,cache=writeback",
+            "-device", "virtio-blk-pci,drive=disk0",
+            "-serial", $"file:{r.ConsoleLog}",
+        };
+        if (r.Image.Initrd is not null) args.AddRange(new[] { "-initrd", r.Image.Initrd });
+
+        switch (d.Network.Mode)
+        {
+            case NetworkMode.User:
+                args.AddRange(new[] { "-netdev", "user,id=net0", "-device", $"virtio-net-pci,netdev=net0,mac={d.Network.MacAddress}" });
+                break;
+            case NetworkMode.Bridge:
+                args.AddRange(new[] { "-netdev", $"tap,id=net0,ifname={r.TapDevice},script=no,downscript=no",
+                                      "-device", $"virtio-net-pci,netdev=net0,mac={d.Network.MacAddress}" });
+                break;
+        }
+
+        if (r.VolumeSockets.Count > 0)
+        {
+            // vhost-user needs guest memory that virtiofsd can map: a shared memfd backend.
+            args.AddRange(new[] { "-object", $"memory-backend-memfd,id=mem0,size={d.MemoryMiB}M,share=on", "-numa", "node,memdev=mem0" });
+            var i = 0;
+            foreach (var (tag, socket) in r.VolumeSockets)
+            {
+                args.AddRange(new[] { "-chardev", $"socket,id=fs{i},path={Escape(socket)}",
+                                      "-device", $"vhost-user-fs-pci,chardev=fs{i},tag={tag}" });
+                i++;
+            }
+        }
+
+        args.AddRange(new[]
+        {
+            "-device", "virtio-serial-pci,id=vser0",
+            "-chardev", $"socket,id=chan0,path={Escape(r.ChannelSocket)},server=on,wait=off",
+            "-device", $"virtserialport,bus=vser0.0,chardev=chan0,name={ChannelPortName}",
+            "-qmp", $"unix:{Escape(r.ApiSocket)},server=on,wait=off",
+            "-pidfile", r.PidFile,
+            "-daemonize",
+        });
+        return args;
+    }
+
+    /// <summary>QEMU option values separate with commas; a literal comma is written twice.</summary>
+    private static string Escape(string value) => value.Replace(",", ",,");
+}

@@ -1,0 +1,85 @@
+using System.Text.Json.Nodes;
+using MyHypervisor.Core.Errors;
+using MyHypervisor.Core.Ledger;
+using MyHypervisor.Core.Processes;
+
+namespace MyHypervisor.Core.Hypervisors.Qemu;
+
+/// <summary>Runs VMs with qemu-system-x86_64, daemonized, controlled over QMP.</summary>
+public sealed class QemuDriver : IHypervisorDriver
+{
+    public const string Executable = "qemu-system-x86_64";
+
+    public string Name => "qemu";
+
+    public string? FindExecutable() => ProgramRunner.Find(Executable);
+
+    public LaunchedHypervisor Launch(LaunchRequest request, StartTransaction transaction, CancellationToken cancel)
+    {
+        var qemu = FindExecutable() ?? throw new MyHvException(MyHvErrorKind.PrerequisiteMissing,
+            $"{Executable} is not installed (Debian package qemu-system-x86). See Test-MyVmHost.", request.Definition.Name);
+
+        // Recorded before launch: if this process dies right after the fork, the marker (the
+        // API socket path, unique to this VM) still finds the daemon for the rollback.
+        var processRecord = transaction.Intend(new ArtifactRecord
+        {
+            Kind = ArtifactKind.Process, Step = transaction.CurrentStep, Program = qemu, Marker = request.ApiSocket,
+        });
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = transaction.CurrentStep, Path = request.PidFile });
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = transaction.CurrentStep, Path = request.ApiSocket });
+
+        // With -daemonize the launching process returns once QEMU is initialised and its
+        // sockets listen; its exit code and stderr tell whether the launch worked.
+        var launch = ProgramRunner.Run(qemu, QemuCommandLine.Build(request), TimeSpan.FromSeconds(60));
+        if (launch.ExitCode != 0)
+            throw new InvalidOperationException($"QEMU did not start (exit {launch.ExitCode}): {launch.Describe()}");
+
+        var identity = ReadPidFile(request.PidFile) is int pid ? ProcessLiveness.Identify(pid) : null;
+        if (identity is null)
+            throw new InvalidOperationException($"QEMU started but its pid file {request.PidFile} names no live process.");
+        transaction.Update(processRecord with { Process = identity });
+        return new LaunchedHypervisor(identity, new HypervisorEndpoint(request.ApiSocket));
+    }
+
+    private static int? ReadPidFile(string path)
+    {
+        try { return int.TryParse(File.ReadAllText(path).Trim(), out var pid) ? pid : null; }
+        catch (IOException) { return null; }
+    }
+
+    public void WaitUntilRunning(HypervisorEndpoint endpoint, TimeSpan timeout, CancellationToken cancel)
+    {
+        using var qmp = QmpClient.Connect(endpoint.ApiSocket, timeout, cancel);
+        var status = qmp.Execute("query-status") as JsonObject;
+        var running = status?["running"]?.GetValue<bool>() ?? false;
+        if (!running)
+            throw new InvalidOperationException($"QEMU reports the guest as '{status?["status"]}', not running.");
+    }
+
+    public void RequestPowerOff(HypervisorEndpoint endpoint)
+    {
+        using var qmp = QmpClient.Connect(endpoint.ApiSocket, TimeSpan.FromSeconds(2));
+        qmp.Execute("system_powerdown");
+    }
+
+    public void Quit(HypervisorEndpoint endpoint)
+    {
+        using var qmp = QmpClient.Connect(endpoint.ApiSocket, TimeSpan.FromSeconds(2));
+        try { qmp.Execute("quit", null, TimeSpan.FromSeconds(2)); }
+        catch (QmpConnectionException) { /* QEMU may close the socket before the reply: it is quitting. */ }
+    }
+
+    public DiskCounters ReadDiskCounters(HypervisorEndpoint endpoint)
+    {
+        using var qmp = QmpClient.Connect(endpoint.ApiSocket, TimeSpan.FromSeconds(2));
+        long read = 0, written = 0;
+        if (qmp.Execute("query-blockstats") is JsonArray devices)
+            foreach (var device in devices.OfType<JsonObject>())
+            {
+                // Top-level entries are the guest's devices; nested parents would count bytes twice.
+                read += device["stats"]?["rd_bytes"]?.GetValue<long>() ?? 0;
+                written += device["stats"]?["wr_bytes"]?.GetValue<long>() ?? 0;
+            }
+        return new DiskCounters(read, written);
+    }
+}

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using MyHypervisor.Core.Configuration;
+using MyHypervisor.Core.Errors;
+
+namespace MyHypervisor.Core.Images;
+
+/// <summary>Finds guest images by name (in the search path) or by folder path, and lists the known ones.</summary>
+public sealed class ImageCatalog(MyHvPaths paths)
+{
+    private const string Manifest = "image.json";
+
+    /// <summary>Resolves -Image: a path to an image folder or its image.json, else a name in the search path.</summary>
+    public GuestImage Resolve(string nameOrPath)
+    {
+        if (string.IsNullOrWhiteSpace(nameOrPath))
+            throw new MyHvException(MyHvErrorKind.ImageNotFound, "No image was named.");
+        if (nameOrPath.Contains('/'))
+        {
+            var folder = Path.GetFullPath(nameOrPath);
+            if (File.Exists(folder) && Path.GetFileName(folder) == Manifest) folder = Path.GetDirectoryName(folder)!;
+            return TryLoad(folder) ?? throw new MyHvException(MyHvErrorKind.ImageNotFound,
+                $"No guest image at '{nameOrPath}': the folder needs an {Manifest} naming its kernel and disk.");
+        }
+        foreach (var root in ImageSearchPath.Folders(paths))
+        {
+            var image = TryLoad(Path.Combine(root, nameOrPath));
+            if (image is not null) return image;
+        }
+        throw new MyHvException(MyHvErrorKind.ImageNotFound,
+            $"No guest image named '{nameOrPath}'. Looked in: {string.Join(", ", ImageSearchPath.Folders(paths))}. " +
+            "Build the default image with './build.ps1 -Task Bootstrap', or pass -Image a folder path.");
+    }
+
+    /// <summary>Every image found in the search path, first one of a name wins.</summary>
+    public IReadOnlyList<GuestImage> List()
+    {
+        var found = new Dictionary<string, GuestImage>(StringComparer.Ordinal);
+        foreach (var root in ImageSearchPath.Folders(paths).Where(Directory.Exists))
+            foreach (var folder in Directory.EnumerateDirectories(root))
+                if (TryLoad(folder) is { } image) found.TryAdd(image.Name, image);
+        return found.Values.OrderBy(i => i.Name, StringComparer.Ordinal).ToList();
+    }
+
+    public static GuestImage? TryLoad(string folder)
+    {
+        var manifest = Path.Combine(folder, Manifest);
+        if (!File.Exists(manifest)) return null;
+        ImageManifest? raw;
+        try
+        {
+            raw = JsonSerializer.Deserialize<ImageManifest>(File.ReadAllText(manifest), ManifestOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new MyHvException(MyHvErrorKind.ImageNotFound, $"The image manifest '{manifest}' is not valid: {e.Message}");
+        }
+        if (raw is null || raw.Kernel is null || raw.Disk is null)
+            throw new MyHvException(MyHvErrorKind.ImageNotFound, $"The image manifest '{manifest}' must name Kernel and Disk.");
+        var image = new GuestImage
+        {
+            Name = raw.Name ?? Path.GetFileName(folder),
+            Folder = folder,
+            Kernel = Path.Combine(folder, raw.Kernel),
+            Initrd = raw.Initrd is null ? null : Path.Combine(folder, raw.Initrd),
+            Disk = Path.Combine(folder, raw.Disk),
+            DiskFormat = raw.DiskFormat ?? "raw",
+            CommandLine = raw.CommandLine ?? "console=ttyS0",
+            ReadyLine = raw.ReadyLine ?? "myhv-guest: ready",
+        };
+        foreach (var file in new[] { image.Kernel, image.Disk, image.Initrd }.OfType<string>())
+            if (!File.Exists(file))
+                throw new MyHvException(MyHvErrorKind.ImageNotFound, $"The image '{image.Name}' in '{folder}' is incomplete: '{file}' is missing.");
+        return image;
+    }
+
+    private static readonly JsonSerializerOptions ManifestOptions = new() { PropertyNameCaseInsensitive = true };
+
+    /// <summary>image.json as written by the image builder; paths are relative to its folder.</summary>
+    private sealed record ImageManifest(string? Name, string? Kernel, string? Initrd, string? Disk,
+        string? DiskFormat, string? CommandLine, string? ReadyLine);
+}

@@ -1,0 +1,26 @@
+namespace MyHypervisor.Core.Ledger;
+
+/// <summary>What a start step can create; each kind has exactly one idempotent undo in <see cref="ArtifactUndo"/>.</summary>
+public enum ArtifactKind
+{
+    /// <summary>A VM's qcow2 overlay, created by this attempt (an existing one is never recorded).</summary>
+    OverlayDisk,
+    Directory,
+    /// <summary>A file or unix socket that a helper or the hypervisor creates at a known path.</summary>
+    File,
+    /// <summary>A helper's lock file outside MYHV_HOME (QEMU's C virtiofsd keeps one under /run/virtiofsd).</summary>
+    HelperLockFile,
+    Process,
+    TapDevice,
+    /// <summary>state.json written as Running; undone by writing back what it held before.</summary>
+    CommittedState,
+}
+
+/// <summary>How long an artifact lives if the start succeeds.</summary>
+public enum ArtifactScope
+{
+    /// <summary>Undone only if the attempt fails (the overlay, the committed state): kept after success.</summary>
+    Attempt,
+    /// <summary>Lives as long as the run: undone by a failed start, by Stop-MyVm and by crash recovery.</summary>
+    Run,
+}

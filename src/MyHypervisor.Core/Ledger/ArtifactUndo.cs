@@ -1,0 +1,114 @@
+using System.Text.Json;
+using MyHypervisor.Core.Processes;
+using MyHypervisor.Core.Storage;
+
+namespace MyHypervisor.Core.Ledger;
+
+/// <summary>
+/// The one piece of cleanup code: failed starts, crash recovery, Stop-MyVm and Repair-MyVm all
+/// come here. Every undo is idempotent (already gone counts as done) and a failing undo never
+/// stops the others.
+/// </summary>
+public static class ArtifactUndo
+{
+    /// <summary>Undoes the records newest first and reports what happened to each.</summary>
+    public static RollbackReport UndoAll(IEnumerable<ArtifactRecord> records, Action<string>? narrate = null)
+    {
+        var outcomes = new List<UndoOutcome>();
+        foreach (var record in records.OrderByDescending(r => r.Seq))
+        {
+            var outcome = Undo(record);
+            narrate?.Invoke($"Undo {outcome}");
+            outcomes.Add(outcome);
+        }
+        return new RollbackReport(outcomes);
+    }
+
+    public static UndoOutcome Undo(ArtifactRecord record)
+    {
+        try
+        {
+            var result = record.Kind switch
+            {
+                ArtifactKind.OverlayDisk or ArtifactKind.File or ArtifactKind.HelperLockFile => DeleteFile(record.Path!),
+                ArtifactKind.Directory => DeleteDirectory(record.Path!),
+                ArtifactKind.Process => EndProcesses(record),
+                ArtifactKind.TapDevice => DeleteTap(record.Name!),
+                ArtifactKind.CommittedState => RestoreState(record),
+                _ => throw new InvalidOperationException($"no undo for {record.Kind}"),
+            };
+            return new UndoOutcome(record, result);
+        }
+        catch (Exception e)
+        {
+            return new UndoOutcome(record, UndoResult.Failed, e.Message);
+        }
+    }
+
+    private static UndoResult DeleteFile(string path)
+    {
+        // File.Exists is false for a dangling entry we cannot stat; a socket or pid file counts as a file.
+        if (!File.Exists(path)) return UndoResult.AlreadyGone;
+        File.Delete(path);
+        return UndoResult.Removed;
+    }
+
+    private static UndoResult DeleteDirectory(string path)
+    {
+        if (!Directory.Exists(path)) return UndoResult.AlreadyGone;
+        Directory.Delete(path, recursive: true);
+        return UndoResult.Removed;
+    }
+
+    /// <summary>
+    /// Ends the recorded process if it is still the same one, and any process of that program
+    /// whose command line carries the record's marker (found even if the pid was never written).
+    /// </summary>
+    private static UndoResult EndProcesses(ArtifactRecord record)
+    {
+        var victims = new List<ProcessIdentity>();
+        if (record.Process is { } recorded && ProcessLiveness.IsAlive(recorded)) victims.Add(recorded);
+        if (record.Marker is { } marker)
+            foreach (var found in ProcessLiveness.FindByCommandLine(marker))
+                if (victims.All(v => v.Pid != found.Pid) && IsProgram(found, record.Program))
+                    victims.Add(found);
+        if (victims.Count == 0) return UndoResult.AlreadyGone;
+        var survivors = victims.Where(v => !ProcessTerminator.Terminate(v, ProcessTerminator.DefaultGrace)).ToList();
+        if (survivors.Count > 0)
+            throw new InvalidOperationException($"still running after SIGKILL: {string.Join(", ", survivors)}");
+        return UndoResult.Removed;
+    }
+
+    private static bool IsProgram(ProcessIdentity identity, string? program) =>
+        program is null || Path.GetFileName(identity.Executable ?? string.Empty) == Path.GetFileName(program);
+
+    private static UndoResult DeleteTap(string name)
+    {
+        if (!Networking.TapDevices.Exists(name)) return UndoResult.AlreadyGone;
+        Networking.TapDevices.Delete(name);
+        return UndoResult.Removed;
+    }
+
+    /// <summary>Writes back the state from before the attempt, but only while the file still holds that attempt's commit.</summary>
+    private static UndoResult RestoreState(ArtifactRecord record)
+    {
+        var path = record.Path!;
+        if (!File.Exists(path) || record.PreviousContent is null) return UndoResult.AlreadyGone;
+        if (AttemptOf(File.ReadAllText(path)) != record.Attempt) return UndoResult.AlreadyGone;
+        AtomicFile.WriteAllText(path, record.PreviousContent);
+        return UndoResult.Removed;
+    }
+
+    private static Guid? AttemptOf(string stateJson)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(stateJson);
+            return doc.RootElement.TryGetProperty("attempt", out var a) && a.TryGetGuid(out var g) ? g : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using MyHypervisor.Core.Configuration;
+using MyHypervisor.Core.Errors;
+using MyHypervisor.Core.Hypervisors;
+using MyHypervisor.Core.Images;
+using MyHypervisor.Core.Networking;
+using MyHypervisor.Core.Processes;
+using MyHypervisor.Core.Volumes;
+using MyHypervisor.Core.Vms;
+
+namespace MyHypervisor.Core.Lifecycle;
+
+/// <summary>
+/// Everything a start checks before it creates anything: image, programs, bridge, socket path
+/// lengths, accelerator, and leftovers of an earlier crashed run in the runtime dir.
+/// </summary>
+public sealed class StartPreflight(MyHvPaths paths, ImageCatalog images, AcceleratorSelector accelerators)
+{
+    /// <summary>sun_path holds 108 bytes including the terminating NUL.</summary>
+    private const int MaxSocketPath = 107;
+
+    public sealed record Result(GuestImage Image, string HypervisorExecutable, string Accelerator, string AcceleratorReason);
+
+    public Result Check(VmDefinition definition, IHypervisorDriver driver, OperationContext context)
+    {
+        var name = definition.Name;
+        var image = images.Resolve(definition.ImagePath);
+        var executable = driver.FindExecutable() ?? throw new MyHvException(MyHvErrorKind.PrerequisiteMissing,
+            $"The {driver.Name} hypervisor is not installed. See Test-MyVmHost.", name);
+        if (ProgramRunner.Find("qemu-img") is null)
+            throw new MyHvException(MyHvErrorKind.PrerequisiteMissing, "qemu-img (Debian package qemu-utils) is not installed. See Test-MyVmHost.", name);
+        if (definition.Network.Mode == NetworkMode.Bridge && !TapDevices.BridgeExists(definition.Network.Bridge!))
+            throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
+                $"VM '{name}': the bridge '{definition.Network.Bridge}' does not exist on this host.", name);
+        if (definition.Volumes.Count > 0 && VirtiofsdLauncher.Find() is null)
+            throw new MyHvException(MyHvErrorKind.PrerequisiteMissing, "virtiofsd is not installed. See Test-MyVmHost.", name);
+        foreach (var volume in definition.Volumes)
+            if (!Directory.Exists(volume.Path))
+                throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"VM '{name}': the volume folder '{volume.Path}' no longer exists.", name);
+        CheckSocketPaths(definition);
+        var (accelerator, reason) = accelerators.Select(executable, image.Kernel, context.Narrate);
+        context.Say($"VM '{name}': accelerator {accelerator} ({reason})");
+        return new Result(image, executable, accelerator, reason);
+    }
+
+    private void CheckSocketPaths(VmDefinition definition)
+    {
+        var sockets = new List<string> { paths.ApiSocket(definition.Name), paths.ChannelSocket(definition.Name) };
+        sockets.AddRange(definition.Volumes.Select(v => paths.VolumeSocket(definition.Name, v.Tag)));
+        var tooLong = sockets.FirstOrDefault(s => System.Text.Encoding.UTF8.GetByteCount(s) > MaxSocketPath);
+        if (tooLong is not null)
+            throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
+                $"VM '{definition.Name}': the socket path '{tooLong}' is longer than the {MaxSocketPath} bytes a unix socket allows. Use a shorter MYHV_HOME.", definition.Name);
+    }
+
+    /// <summary>
+    /// Removes sockets, pid files and helper lock files an earlier crashed run left in the runtime
+    /// dir, once it is certain no live process owns them: a process that still names the dir on
+    /// its command line stops the start instead, so nothing live is ever unlinked.
+    /// </summary>
+    public void SweepStaleRuntime(VmDefinition definition, OperationContext context)
+    {
+        var runtime = paths.RuntimeDirectory(definition.Name);
+        var owners = ProcessLiveness.FindByCommandLine(paths.ProcessMarker(definition.Name));
+        if (owners.Count > 0)
+            throw new MyHvException(MyHvErrorKind.VmStartFailed,
+                $"VM '{definition.Name}' cannot start: {string.Join(", ", owners)} still uses its runtime folder {runtime}. " +
+                $"Run 'Repair-MyVm -Name {definition.Name}' to end leftover processes of this VM.", definition.Name)
+            { FailedStep = "prepare" };
+        foreach (var lockFile in VirtiofsdLauncher.LockFilesUnder(runtime))
+        {
+            context.Say($"Removing stale helper lock file {lockFile}");
+            File.Delete(lockFile);
+        }
+        if (Directory.Exists(runtime))
+        {
+            context.Say($"Removing stale runtime folder {runtime}");
+            Directory.Delete(runtime, recursive: true);
+        }
+    }
+}

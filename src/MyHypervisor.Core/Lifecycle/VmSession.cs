@@ -1,0 +1,37 @@
+using MyHypervisor.Core.Storage;
+using MyHypervisor.Core.Vms;
+
+namespace MyHypervisor.Core.Lifecycle;
+
+/// <summary>
+/// One command's hold on one VM: the lock, the definition, and the state as reconciled with
+/// reality. Every command that reads or changes a VM works through a session.
+/// </summary>
+public sealed class VmSession : IDisposable
+{
+    private readonly VmLock vmLock;
+    private readonly VmStore store;
+
+    internal VmSession(VmLock vmLock, VmStore store, VmDefinition definition, VmState state)
+    {
+        this.vmLock = vmLock;
+        this.store = store;
+        Definition = definition;
+        State = state;
+    }
+
+    public VmDefinition Definition { get; }
+    public VmState State { get; private set; }
+    public string Name => Definition.Name;
+
+    /// <summary>Problems seen while reconciling (a dead helper process), not persisted.</summary>
+    public List<string> Problems { get; } = new();
+
+    public void Save(VmState state)
+    {
+        store.WriteState(Name, state);
+        State = state;
+    }
+
+    public void Dispose() => vmLock.Dispose();
+}

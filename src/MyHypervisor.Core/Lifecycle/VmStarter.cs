@@ -1,0 +1,202 @@
+using MyHypervisor.Core.Configuration;
+using MyHypervisor.Core.Errors;
+using MyHypervisor.Core.Hypervisors;
+using MyHypervisor.Core.Ledger;
+using MyHypervisor.Core.Networking;
+using MyHypervisor.Core.Processes;
+using MyHypervisor.Core.Storage;
+using MyHypervisor.Core.Volumes;
+using MyHypervisor.Core.Vms;
+
+namespace MyHypervisor.Core.Lifecycle;
+
+/// <summary>
+/// Start as a transaction: each step records its artifacts in the ledger before creating them,
+/// and any failure undoes every artifact of this attempt, newest first. The steps and their fail
+/// points: storage, runtime-dir, network, volumes, guest-channel, hypervisor-launch, api-ready, commit.
+/// </summary>
+public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<string, IHypervisorDriver> drivers)
+{
+    private MyHvPaths Paths => store.Paths;
+
+    public void Start(VmSession session, StartOptions options, OperationContext context)
+    {
+        var definition = session.Definition;
+        var name = definition.Name;
+        if (session.State.Status == VmStatus.Running)
+            throw new MyHvException(MyHvErrorKind.VmAlreadyRunning, $"VM '{name}' is already running (pid {session.State.Hypervisor?.Pid}).", name);
+
+        var driver = drivers(definition.Hypervisor);
+        Progress(context, name, "Checking prerequisites", 2);
+        var ready = preflight.Check(definition, driver, context);
+        preflight.SweepStaleRuntime(definition, context);
+
+        var transaction = new StartTransaction(new ArtifactJournal(Paths.JournalFile(name)), context.Narrate);
+        LaunchedHypervisor? launched = null;
+        try
+        {
+            // The persisted state is an artifact too: a failed attempt writes back what was there.
+            var previous = store.ReadStateText(name);
+            transaction.Intend(new ArtifactRecord
+            {
+                Kind = ArtifactKind.CommittedState, Step = "prepare", Scope = ArtifactScope.Attempt,
+                Path = Paths.StateFile(name), PreviousContent = previous,
+            });
+            session.Save(session.State with { Status = VmStatus.Starting, Attempt = transaction.Attempt, Reason = null, ConsoleTail = null });
+
+            Step(transaction, context, name, "storage", 10, () => PrepareStorage(transaction, definition, ready));
+            Step(transaction, context, name, "runtime-dir", 20, () => CreateRuntimeDirectory(transaction, name));
+            if (definition.Network.Mode == NetworkMode.Bridge)
+                Step(transaction, context, name, "network", 30, () => CreateTap(transaction, definition));
+            if (definition.Volumes.Count > 0)
+                Step(transaction, context, name, "volumes", 40, () => StartVolumes(transaction, definition, context.Cancel));
+            Step(transaction, context, name, "guest-channel", 50, () => PrepareGuestChannel(transaction, name));
+
+            var request = new LaunchRequest
+            {
+                Definition = definition,
+                Image = ready.Image,
+                OverlayDisk = Paths.OverlayFile(name),
+                ConsoleLog = Paths.ConsoleLog(name),
+                RuntimeDirectory = Paths.RuntimeDirectory(name),
+                ApiSocket = Paths.ApiSocket(name),
+                PidFile = Paths.PidFile(name),
+                ChannelSocket = Paths.ChannelSocket(name),
+                KernelCommandLine = GuestCommandLine.Build(definition, ready.Image),
+                Accelerator = ready.Accelerator,
+                TapDevice = definition.Network.TapName,
+                VolumeSockets = definition.Volumes.Select(v => (v.Tag, Paths.VolumeSocket(name, v.Tag))).ToList(),
+            };
+            Step(transaction, context, name, "hypervisor-launch", 65, () => launched = driver.Launch(request, transaction, context.Cancel));
+            Step(transaction, context, name, "api-ready", 80, () => driver.WaitUntilRunning(launched!.Endpoint, TimeSpan.FromSeconds(30), context.Cancel));
+            Step(transaction, context, name, "commit", 90, () => session.Save(new VmState
+            {
+                Status = VmStatus.Running,
+                Hypervisor = launched!.Process,
+                Accelerator = ready.Accelerator,
+                StartedAt = ProcFs.StartTimeOf(launched.Process.StartTicks),
+                Attempt = transaction.Attempt,
+                Artifacts = transaction.RunArtifacts,
+            }));
+            transaction.Retire();
+            context.Say($"VM '{name}' is running ({launched!.Process}, {ready.Accelerator})");
+        }
+        catch (Exception failure)
+        {
+            throw RollBack(session, transaction, failure, launched is not null, context);
+        }
+
+        if (options.WaitForGuest) WaitForGuest(session, ready.Image.ReadyLine, options, context);
+    }
+
+    private static void Step(StartTransaction transaction, OperationContext context, string vm, string step, int percent, Action body)
+    {
+        context.Cancel.ThrowIfCancellationRequested();
+        Progress(context, vm, $"Step {step}", percent);
+        transaction.BeginStep(step);
+        body();
+        transaction.StepDone(step);
+    }
+
+    private static void Progress(OperationContext context, string vm, string status, int percent) =>
+        context.Report(vm, $"Starting VM '{vm}'", status, percent);
+
+    private void PrepareStorage(StartTransaction transaction, VmDefinition definition, StartPreflight.Result ready)
+    {
+        var overlay = Paths.OverlayFile(definition.Name);
+        // An existing overlay holds the guest's data: it is used as it is and never recorded,
+        // so no rollback can ever delete it.
+        if (File.Exists(overlay)) return;
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.OverlayDisk, Step = "storage", Scope = ArtifactScope.Attempt, Path = overlay });
+        var temp = overlay + ".creating";
+        var result = ProgramRunner.Run(ProgramRunner.Find("qemu-img")!,
+            new[] { "create", "-q", "-f", "qcow2", "-b", ready.Image.Disk, "-F", ready.Image.DiskFormat, temp }, TimeSpan.FromSeconds(30));
+        if (result.ExitCode != 0)
+        {
+            File.Delete(temp);
+            throw new InvalidOperationException($"qemu-img could not create the overlay: {result.Describe()}");
+        }
+        File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Move(temp, overlay);
+    }
+
+    private void CreateRuntimeDirectory(StartTransaction transaction, string name)
+    {
+        var runtime = Paths.RuntimeDirectory(name);
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.Directory, Step = "runtime-dir", Path = runtime });
+        MyHvPaths.EnsurePrivateDirectory(Paths.Home);
+        MyHvPaths.EnsurePrivateDirectory(Paths.RuntimeRoot);
+        MyHvPaths.EnsurePrivateDirectory(runtime);
+    }
+
+    private static void CreateTap(StartTransaction transaction, VmDefinition definition)
+    {
+        var tap = definition.Network.TapName!;
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.TapDevice, Step = "network", Name = tap });
+        TapDevices.Create(tap, definition.Network.Bridge!);
+    }
+
+    private void StartVolumes(StartTransaction transaction, VmDefinition definition, CancellationToken cancel)
+    {
+        foreach (var volume in definition.Volumes)
+            VirtiofsdLauncher.Start(volume, Paths.VolumeSocket(definition.Name, volume.Tag), transaction, cancel);
+    }
+
+    /// <summary>The hypervisor creates the channel's socket; the ledger owns it from here on.</summary>
+    private void PrepareGuestChannel(StartTransaction transaction, string name) =>
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = "guest-channel", Path = Paths.ChannelSocket(name) });
+
+    private MyHvException RollBack(VmSession session, StartTransaction transaction, Exception failure, bool launched, OperationContext context)
+    {
+        var step = transaction.CurrentStep;
+        var name = session.Name;
+        context.Say($"VM '{name}': step '{step}' failed ({failure.Message}); rolling back {transaction.Records.Count} artifact(s), newest first");
+        Progress(context, name, "Rolling back", 95);
+        var report = transaction.Rollback();
+        var reason = failure is OperationCanceledException ? "the start was cancelled" : failure.Message;
+        var message = $"Starting VM '{name}' failed at step '{step}': {reason}";
+        if (report.Leftovers.Count > 0) message += $" Could not remove: {string.Join("; ", report.Leftovers)}. Run Repair-MyVm -Name {name}.";
+        session.Save(store.ReadState(name) with
+        {
+            Status = VmStatus.Failed,
+            Hypervisor = null,
+            Attempt = null,
+            Reason = message,
+            ConsoleTail = launched ? ConsoleLog.Tail(Paths.ConsoleLog(name), 20) : null,
+            Artifacts = report.Outcomes.Where(o => o.Result == UndoResult.Failed).Select(o => o.Record).ToList(),
+            StoppedAt = DateTimeOffset.UtcNow,
+        });
+        return new MyHvException(MyHvErrorKind.VmStartFailed, message, name, failure)
+        {
+            FailedStep = step,
+            Leftovers = report.Leftovers,
+        };
+    }
+
+    private void WaitForGuest(VmSession session, string readyLine, StartOptions options, OperationContext context)
+    {
+        var name = session.Name;
+        var hypervisor = session.State.Hypervisor!;
+        var timeout = options.EffectiveTimeout;
+        context.Say($"VM '{name}': waiting up to {timeout.TotalSeconds:0} s for the guest to report ready");
+        try
+        {
+            var source = GuestReadiness.Wait(Paths.ChannelSocket(name), Paths.ConsoleLog(name), readyLine, timeout,
+                () => ProcessLiveness.IsAlive(hypervisor),
+                elapsed => context.Report(name, $"Starting VM '{name}'", $"Waiting for the guest ({elapsed.TotalSeconds:0} s)",
+                    95 + (int)Math.Min(4, 4 * elapsed.TotalSeconds / timeout.TotalSeconds)),
+                context.Cancel);
+            context.Say($"VM '{name}': the guest reported ready through its {source.ToString().ToLowerInvariant()}");
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        {
+            throw new MyHvException(MyHvErrorKind.VmStartFailed,
+                $"VM '{name}' was started, but {e.Message}. It is left as it is; see Get-MyVmConsole -Name {name}.", name, e)
+            { FailedStep = "wait" };
+        }
+        finally
+        {
+            context.Report(name, $"Starting VM '{name}'", "Done", 100);
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using MyHypervisor.Core.Hypervisors;
+using MyHypervisor.Core.Ledger;
+using MyHypervisor.Core.Processes;
+using MyHypervisor.Core.Storage;
+using MyHypervisor.Core.Vms;
+
+namespace MyHypervisor.Core.Lifecycle;
+
+/// <summary>
+/// Stop is a ladder: the guest's power button (wait up to the timeout), then the hypervisor's
+/// quit, then SIGTERM, then SIGKILL. -Force skips asking the guest. Whichever rung ends the
+/// process is recorded; then the run's artifacts are undone by the same code as a failed start.
+/// </summary>
+public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> drivers)
+{
+    private static readonly TimeSpan QuitWait = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan TermWait = TimeSpan.FromSeconds(3);
+
+    public sealed record Outcome(bool WasRunning, StopMethod? Method, IReadOnlyList<string> Leftovers);
+
+    /// <summary>Stops a running VM; a VM that is not running is left as it is (WasRunning = false).</summary>
+    public Outcome Stop(VmSession session, StopOptions options, OperationContext context)
+    {
+        var name = session.Name;
+        var state = session.State;
+        if (state.Status != VmStatus.Running || state.Hypervisor is null) return new Outcome(false, null, Array.Empty<string>());
+
+        var driver = drivers(session.Definition.Hypervisor);
+        var endpoint = new HypervisorEndpoint(store.Paths.ApiSocket(name));
+        var process = state.Hypervisor;
+        session.Save(state with { Status = VmStatus.Stopping });
+
+        var method = Ladder(name, driver, endpoint, process, options, context);
+        Report(context, name, "Removing runtime artifacts", 90);
+        var report = ArtifactUndo.UndoAll(state.Artifacts, context.Narrate);
+        session.Save(state with
+        {
+            Status = VmStatus.Stopped,
+            Hypervisor = null,
+            Attempt = null,
+            StopMethod = method,
+            StoppedAt = DateTimeOffset.UtcNow,
+            Reason = null,
+            ConsoleTail = null,
+            Artifacts = report.Outcomes.Where(o => o.Result == UndoResult.Failed).Select(o => o.Record).ToList(),
+        });
+        Report(context, name, "Stopped", 100);
+        context.Say($"VM '{name}' stopped ({method})");
+        return new Outcome(true, method, report.Leftovers);
+    }
+
+    private static StopMethod Ladder(string name, IHypervisorDriver driver, HypervisorEndpoint endpoint,
+        ProcessIdentity process, StopOptions options, OperationContext context)
+    {
+        if (!options.Force)
+        {
+            context.Say($"VM '{name}': pressing the ACPI power button; waiting up to {options.GuestTimeout.TotalSeconds:0} s");
+            if (TryApi(() => driver.RequestPowerOff(endpoint), context) && WaitWithProgress(name, process, options.GuestTimeout, context))
+                return StopMethod.GuestPowerOff;
+            if (!ProcessLiveness.IsAlive(process)) return StopMethod.GuestPowerOff;
+        }
+        context.Say($"VM '{name}': asking the hypervisor to quit");
+        Report(context, name, "Asking the hypervisor to quit", 60);
+        if (TryApi(() => driver.Quit(endpoint), context) && ProcessTerminator.WaitForExit(process, QuitWait, context.Cancel))
+            return StopMethod.HypervisorQuit;
+        if (!ProcessLiveness.IsAlive(process)) return StopMethod.HypervisorQuit;
+
+        context.Say($"VM '{name}': sending SIGTERM to {process}");
+        Report(context, name, "Sending SIGTERM", 70);
+        ProcessTerminator.Signal(process, Mono.Unix.Native.Signum.SIGTERM);
+        if (ProcessTerminator.WaitForExit(process, TermWait, context.Cancel)) return StopMethod.Terminate;
+
+        context.Say($"VM '{name}': sending SIGKILL to {process}");
+        Report(context, name, "Sending SIGKILL", 80);
+        ProcessTerminator.Signal(process, Mono.Unix.Native.Signum.SIGKILL);
+        ProcessTerminator.WaitForExit(process, TimeSpan.FromSeconds(10), context.Cancel);
+        return StopMethod.Kill;
+    }
+
+    /// <summary>An API that cannot be reached is a reason to climb the ladder, not to fail.</summary>
+    private static bool TryApi(Action call, OperationContext context)
+    {
+        try { call(); return true; }
+        catch (Exception e) when (e is Hypervisors.Qemu.QmpConnectionException or Hypervisors.Qemu.QmpException or IOException)
+        {
+            context.Say($"  the hypervisor's API did not answer ({e.Message}); next rung");
+            return false;
+        }
+    }
+
+    private static bool WaitWithProgress(string name, ProcessIdentity process, TimeSpan timeout, OperationContext context)
+    {
+        var started = DateTime.UtcNow;
+        while (DateTime.UtcNow - started < timeout)
+        {
+            if (ProcessTerminator.WaitForExit(process, TimeSpan.FromMilliseconds(250), context.Cancel)) return true;
+            var elapsed = DateTime.UtcNow - started;
+            Report(context, name, $"Waiting for the guest to power off ({elapsed.TotalSeconds:0}/{timeout.TotalSeconds:0} s)",
+                (int)(50 * elapsed.TotalSeconds / timeout.TotalSeconds));
+        }
+        return !ProcessLiveness.IsAlive(process);
+    }
+
+    private static void Report(OperationContext context, string name, string status, int percent) =>
+        context.Report(name, $"Stopping VM '{name}'", status, percent);
+}

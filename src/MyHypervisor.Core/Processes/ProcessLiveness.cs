@@ -1,0 +1,41 @@
+namespace MyHypervisor.Core.Processes;
+
+/// <summary>Answers "is this still the process we started?" from /proc, never from a state file.</summary>
+public static class ProcessLiveness
+{
+    /// <summary>Captures a live process's identity right after the module started it.</summary>
+    public static ProcessIdentity? Identify(int pid)
+    {
+        var stat = ProcFs.ReadStat(pid);
+        if (stat is null || stat.HasExited) return null;
+        return new ProcessIdentity(pid, stat.StartTicks, ProcFs.BootId, ProcFs.ReadExecutable(pid));
+    }
+
+    /// <summary>
+    /// True only when the pid is alive, started at the recorded tick of the recorded boot, and
+    /// runs the recorded executable. Anything else is "not our process", and must not be touched.
+    /// </summary>
+    public static bool IsAlive(ProcessIdentity identity)
+    {
+        if (identity.BootId != ProcFs.BootId) return false;
+        var stat = ProcFs.ReadStat(identity.Pid);
+        if (stat is null || stat.HasExited || stat.StartTicks != identity.StartTicks) return false;
+        if (identity.Executable is null) return true;
+        var exe = ProcFs.ReadExecutable(identity.Pid);
+        return exe is null || Path.GetFileName(exe) == Path.GetFileName(identity.Executable);
+    }
+
+    /// <summary>Live processes whose command line contains <paramref name="marker"/> (a VM's runtime dir).</summary>
+    public static IReadOnlyList<ProcessIdentity> FindByCommandLine(string marker)
+    {
+        var found = new List<ProcessIdentity>();
+        foreach (var pid in ProcFs.AllPids())
+        {
+            if (pid == Environment.ProcessId) continue;
+            var cmdline = ProcFs.ReadCommandLine(pid);
+            if (cmdline is null || !cmdline.Contains(marker, StringComparison.Ordinal)) continue;
+            if (Identify(pid) is { } identity) found.Add(identity);
+        }
+        return found;
+    }
+}

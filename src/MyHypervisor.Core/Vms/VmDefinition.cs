@@ -1,0 +1,19 @@
+namespace MyHypervisor.Core.Vms;
+
+/// <summary>What a VM is: written once by New-MyVm (definition.json), read by every other command.</summary>
+public sealed record VmDefinition
+{
+    public required string Name { get; init; }
+    public required Guid Id { get; init; }
+    public required string Image { get; init; }
+    /// <summary>The image folder, resolved at New-MyVm so the VM keeps its image whatever the search path becomes.</summary>
+    public required string ImagePath { get; init; }
+    public required int Cpus { get; init; }
+    public required int MemoryMiB { get; init; }
+    public string Hypervisor { get; init; } = "qemu";
+    public VmNetwork Network { get; init; } = new();
+    public IReadOnlyList<VmVolume> Volumes { get; init; } = Array.Empty<VmVolume>();
+    /// <summary>Extra kernel command line text, appended after the image's own and the module's.</summary>
+    public string? KernelArguments { get; init; }
+    public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
+}

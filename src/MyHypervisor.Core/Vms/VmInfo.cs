@@ -1,0 +1,64 @@
+using MyHypervisor.Core.Vms;
+
+namespace MyHypervisor.Core.Vms;
+
+/// <summary>
+/// What Get-MyVm and -PassThru write: a VM's definition and its reconciled status. Get-only, so
+/// a script cannot mistake editing it for changing the VM. Has Name for pipeline binding.
+/// </summary>
+public sealed class VmInfo
+{
+    public VmInfo(VmDefinition definition, VmState state, IReadOnlyList<string> problems, string directory)
+    {
+        Name = definition.Name;
+        Id = definition.Id;
+        Status = state.Status;
+        Hypervisor = definition.Hypervisor;
+        Pid = state.Status is VmStatus.Running or VmStatus.Stopping or VmStatus.Starting ? state.Hypervisor?.Pid : null;
+        Cpus = definition.Cpus;
+        MemoryMiB = definition.MemoryMiB;
+        Image = definition.Image;
+        Network = definition.Network.ToString();
+        MacAddress = definition.Network.MacAddress;
+        TapDevice = definition.Network.TapName;
+        Volumes = definition.Volumes.ToArray();
+        Accelerator = Pid is null ? null : state.Accelerator;
+        StartedAt = Pid is null ? null : state.StartedAt;
+        Uptime = StartedAt is { } started ? DateTimeOffset.UtcNow - started : null;
+        StoppedAt = state.StoppedAt;
+        StopMethod = state.StopMethod;
+        StatusReason = state.Reason;
+        ConsoleTail = state.ConsoleTail?.ToArray() ?? Array.Empty<string>();
+        Problems = problems.ToArray();
+        CreatedAt = definition.CreatedAt;
+        Path = directory;
+    }
+
+    public string Name { get; }
+    public Guid Id { get; }
+    public VmStatus Status { get; }
+    public string Hypervisor { get; }
+    public int? Pid { get; }
+    public int Cpus { get; }
+    public int MemoryMiB { get; }
+    public string Image { get; }
+    public string Network { get; }
+    public string? MacAddress { get; }
+    public string? TapDevice { get; }
+    public VmVolume[] Volumes { get; }
+    public string? Accelerator { get; }
+    public DateTimeOffset? StartedAt { get; }
+    public TimeSpan? Uptime { get; }
+    public DateTimeOffset? StoppedAt { get; }
+    public StopMethod? StopMethod { get; }
+    /// <summary>Why the VM is in its status: a failure, a crash, a guest power-off.</summary>
+    public string? StatusReason { get; }
+    /// <summary>The console's last lines when the VM failed.</summary>
+    public string[] ConsoleTail { get; }
+    /// <summary>Things wrong with a VM that is otherwise running (a helper that died), or a busy VM.</summary>
+    public string[] Problems { get; }
+    public DateTimeOffset CreatedAt { get; }
+    public string Path { get; }
+
+    public override string ToString() => Name;
+}

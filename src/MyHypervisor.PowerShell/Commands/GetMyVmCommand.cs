@@ -1,0 +1,24 @@
+using System.Management.Automation;
+using MyHypervisor.Core.Vms;
+using MyHypervisor.PowerShell.Completion;
+using MyHypervisor.PowerShell.Infrastructure;
+
+namespace MyHypervisor.PowerShell.Commands;
+
+/// <summary>Lists VMs with their real status: each one's hypervisor process is checked first.</summary>
+[Cmdlet(VerbsCommon.Get, "MyVm")]
+[OutputType(typeof(VmInfo))]
+public sealed class GetMyVmCommand : MyHypervisorCmdlet
+{
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(VmNameCompleter))]
+    public string[] Name { get; set; } = { "*" };
+
+    protected override void ProcessRecord()
+    {
+        var context = CreateContext();
+        foreach (var name in ResolveNames(Name))
+            TryForVm(name, () => WriteObject(Manager.Get(name, context)));
+    }
+}

@@ -1,0 +1,30 @@
+using System.Management.Automation;
+using MyHypervisor.Core.Lifecycle;
+using MyHypervisor.PowerShell.Completion;
+using MyHypervisor.PowerShell.Infrastructure;
+
+namespace MyHypervisor.PowerShell.Commands;
+
+/// <summary>
+/// Recovers VMs after a crash: rolls back interrupted starts, tears down runs whose hypervisor
+/// died, ends leftover helper processes, and reports what it removed.
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Repair, "MyVm", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(RepairResult))]
+public sealed class RepairMyVmCommand : MyHypervisorCmdlet
+{
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(VmNameCompleter))]
+    public string[] Name { get; set; } = { "*" };
+
+    protected override void ProcessRecord()
+    {
+        var context = CreateContext();
+        foreach (var name in ResolveNames(Name))
+        {
+            if (!ShouldProcess($"VM '{name}'", "Repair")) continue;
+            TryForVm(name, () => WriteObject(Manager.Repair(name, context)));
+        }
+    }
+}

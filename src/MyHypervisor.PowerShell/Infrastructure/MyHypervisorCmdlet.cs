@@ -1,0 +1,85 @@
+using System.Management.Automation;
+using MyHypervisor.Core.Errors;
+using MyHypervisor.Core.Lifecycle;
+
+namespace MyHypervisor.PowerShell.Infrastructure;
+
+/// <summary>
+/// Cross-cutting cmdlet plumbing only (no parameters): the Core manager for the current
+/// MYHV_HOME, narration/progress/cancellation handed to Core, and Core errors turned into
+/// ErrorRecords with the contract's ids.
+/// </summary>
+public abstract class MyHypervisorCmdlet : PSCmdlet
+{
+    private readonly CancellationTokenSource cancellation = new();
+    private VmManager? manager;
+
+    /// <summary>Built per invocation: MYHV_HOME may change between commands in one session.</summary>
+    protected VmManager Manager => manager ??= VmManager.FromEnvironment();
+
+    protected CancellationToken Cancellation => cancellation.Token;
+
+    /// <summary>Core's callbacks, bound to this cmdlet's pipeline thread.</summary>
+    protected OperationContext CreateContext(Action<ProgressUpdate>? progress = null) =>
+        new(WriteVerbose, progress, cancellation.Token, WriteWarning);
+
+    protected sealed override void StopProcessing() => cancellation.Cancel();
+
+    protected override void EndProcessing() => cancellation.Dispose();
+
+    /// <summary>A problem with one VM: reported, and the pipeline goes on with the next.</summary>
+    protected void WriteVmError(MyHvException error, object? target = null) =>
+        WriteError(ErrorRecords.From(error, target));
+
+    /// <summary>A problem with the invocation itself: stops the command.</summary>
+    protected void ThrowVmError(MyHvException error, object? target = null) =>
+        ThrowTerminatingError(ErrorRecords.From(error, target));
+
+    /// <summary>
+    /// Expands -Name values: wildcards match existing VMs (no match is no error, as with
+    /// Get-ChildItem); a literal name that does not exist is a VmNotFound error for that name.
+    /// </summary>
+    protected IEnumerable<string> ResolveNames(IEnumerable<string> names)
+    {
+        IReadOnlyList<string>? existing = null;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            if (WildcardPattern.ContainsWildcardCharacters(name))
+            {
+                existing ??= Manager.ListNames();
+                var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase);
+                foreach (var match in existing.Where(pattern.IsMatch))
+                    if (seen.Add(match)) yield return match;
+                continue;
+            }
+            var problem = Core.Vms.VmNameRules.Problem(name);
+            if (problem is not null)
+            {
+                WriteVmError(new MyHvException(MyHvErrorKind.InvalidVmName, $"'{name}' is not a valid VM name: {problem}", name), name);
+                continue;
+            }
+            if (!Manager.Exists(name))
+            {
+                WriteVmError(new MyHvException(MyHvErrorKind.VmNotFound, $"No VM named '{name}' exists.", name), name);
+                continue;
+            }
+            if (seen.Add(name)) yield return name;
+        }
+    }
+
+    /// <summary>Runs one VM's action; its Core error becomes a non-terminating error for that VM.</summary>
+    protected bool TryForVm(string name, Action action)
+    {
+        try
+        {
+            action();
+            return true;
+        }
+        catch (MyHvException e)
+        {
+            WriteVmError(e, name);
+            return false;
+        }
+    }
+}

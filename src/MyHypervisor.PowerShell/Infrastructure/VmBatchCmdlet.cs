@@ -1,0 +1,66 @@
+using System.Management.Automation;
+using MyHypervisor.Core.Errors;
+using MyHypervisor.Core.Lifecycle;
+using MyHypervisor.PowerShell.Completion;
+
+namespace MyHypervisor.PowerShell.Infrastructure;
+
+/// <summary>
+/// Shared shape of Start-MyVm and Stop-MyVm: VM names from -Name or the pipeline, confirmed one
+/// by one, then acted on in EndProcessing so several VMs share one overall progress bar, either
+/// here or in a background job (-AsJob).
+/// </summary>
+public abstract class VmBatchCmdlet : MyHypervisorCmdlet
+{
+    private readonly List<string> confirmed = new();
+
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(VmNameCompleter))]
+    public string[] Name { get; set; } = Array.Empty<string>();
+
+    /// <summary>Writes the VM object when the action is done.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    /// <summary>Runs the action in a background job and returns the job at once.</summary>
+    [Parameter]
+    public SwitchParameter AsJob { get; set; }
+
+    /// <summary>"Start", "Stop": for confirmation prompts and progress.</summary>
+    protected abstract string ActionVerb { get; }
+
+    /// <summary>Acts on one VM; returns the object -PassThru writes.</summary>
+    protected abstract object? Act(string name, OperationContext context);
+
+    protected override void ProcessRecord()
+    {
+        foreach (var name in ResolveNames(Name))
+            if (!confirmed.Contains(name) && ShouldProcess($"VM '{name}'", ActionVerb))
+                confirmed.Add(name);
+    }
+
+    protected override void EndProcessing()
+    {
+        if (confirmed.Count == 0) { base.EndProcessing(); return; }
+        if (AsJob)
+        {
+            var job = new VmBatchJob($"{ActionVerb}-MyVm {string.Join(", ", confirmed)}", MyInvocation.Line, confirmed.ToArray(), Act, PassThru);
+            JobRepository.Add(job);
+            job.StartInBackground();
+            WriteObject(job);
+            return;
+        }
+        var progress = new ProgressReporter(this, $"{ActionVerb} {confirmed.Count} VMs", confirmed.Count);
+        var context = CreateContext(progress.Report);
+        foreach (var name in confirmed)
+        {
+            if (Cancellation.IsCancellationRequested) break;
+            object? result = null;
+            var ok = TryForVm(name, () => result = Act(name, context));
+            progress.VmDone(name);
+            if (ok && PassThru && result is not null) WriteObject(result);
+        }
+        base.EndProcessing();
+    }
+}

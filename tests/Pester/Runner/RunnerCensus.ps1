@@ -1,0 +1,141 @@
+# The leak check (as cargo-nextest does it): after each suite's child has ended, look for anything
+# of that suite still alive on the host, report it as a leak (the suite fails), then remove it so
+# the next suite and the machine start clean. Dot-sourced by Invoke-TestRun.ps1; not a suite.
+#
+# What belongs to a suite: processes of its process group/session or naming its MYHV_TEST_ROOT,
+# network devices named mh* and network namespaces that were not there before it started,
+# virtiofsd lock files under /run/virtiofsd naming its root, and mounts under its root.
+# A new device or namespace still used by a process that is not the suite's belongs to someone
+# else on this host (another test run) and is left alone.
+
+$script:VirtiofsdRunDir = '/run/virtiofsd'
+$script:IpExe = (Get-Command -Name ip -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1).Source
+$script:UmountExe = (Get-Command -Name umount -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1).Source
+# Resolved as programs on purpose: in pwsh, 'rm' and 'kill' are aliases of cmdlets.
+$script:RmExe = (Get-Command -Name rm -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
+$script:MktempExe = (Get-Command -Name mktemp -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
+
+function Get-HostNetSnapshot {
+    <# mh* network devices and network namespaces that exist right now. #>
+    [pscustomobject]@{
+        Devices    = @(Get-ChildItem -LiteralPath '/sys/class/net' -ErrorAction SilentlyContinue | Where-Object Name -Like 'mh*' | ForEach-Object Name)
+        Namespaces = @(Get-ChildItem -LiteralPath '/run/netns' -ErrorAction SilentlyContinue | ForEach-Object Name)
+    }
+}
+
+function Get-MountPointUnder {
+    <# Mount points at or under $Root (from /proc/self/mountinfo), deepest first. #>
+    param([Parameter(Mandatory)] [string] $Root)
+    $points = foreach ($line in [System.IO.File]::ReadAllLines('/proc/self/mountinfo')) {
+        $raw = $line.Split(' ')[4]
+        $point = [regex]::Replace($raw, '\\([0-7]{3})', { param($m) [string][char][Convert]::ToInt32($m.Groups[1].Value, 8) })
+        if ($point -eq $Root -or $point.StartsWith("$Root/")) { $point }
+    }
+    @($points | Sort-Object -Property Length -Descending)
+}
+
+function Get-VirtiofsdLockFile {
+    <# QEMU's C virtiofsd keeps a pid lock under /run/virtiofsd named after its socket path, '/' -> '.'. #>
+    param([Parameter(Mandatory)] [string] $Root)
+    $needle = $Root.Replace('/', '.')
+    @(Get-ChildItem -LiteralPath $script:VirtiofsdRunDir -File -Force -ErrorAction SilentlyContinue |
+            Where-Object { $_.Name.Contains($needle) } | ForEach-Object FullName)
+}
+
+function Get-TapHolderPid {
+    <# Processes holding a TUN/TAP fd attached to $Device (fdinfo shows "iff: <name>"). #>
+    param([Parameter(Mandatory)] [string] $Device)
+    $holders = [System.Collections.Generic.HashSet[int]]::new()
+    foreach ($info in Get-ChildItem -Path '/proc/[0-9]*/fdinfo/*' -ErrorAction SilentlyContinue) {
+        try { $text = [System.IO.File]::ReadAllText($info.FullName) } catch { continue }
+        if ($text -match "(?m)^iff:\s+$([regex]::Escape($Device))\s*$") { $null = $holders.Add([int]$info.FullName.Split('/')[2]) }
+    }
+    @($holders)
+}
+
+function Get-NetnsPid {
+    <# Processes running inside network namespace $Name. #>
+    param([Parameter(Mandatory)] [string] $Name)
+    if (-not $script:IpExe) { return @() }
+    @(& $script:IpExe netns pids $Name 2>$null | Where-Object { $_ -match '^\d+$' } | ForEach-Object { [int]$_ })
+}
+
+function Invoke-NativeQuiet {
+    <# Runs a program with an argument list; returns $true on exit code 0. Never throws. #>
+    param([Parameter(Mandatory)] [string] $FilePath, [string[]] $ArgumentList)
+    if (-not $FilePath) { return $false }
+    & $FilePath @ArgumentList 2>$null | Out-Null
+    $LASTEXITCODE -eq 0
+}
+
+function Invoke-LeakCensus {
+    <#
+    Finds what a finished suite left behind and removes it. Returns .Leaks (what was found, one
+    string each) and .Problems (what could not be removed; the machine is not clean).
+    #>
+    param(
+        [Parameter(Mandatory)] [int] $LeaderPid,
+        [Parameter(Mandatory)] [string] $RootPath,
+        [Parameter(Mandatory)] $Baseline
+    )
+    $leaks = [System.Collections.Generic.List[string]]::new()
+    $problems = [System.Collections.Generic.List[string]]::new()
+
+    # 1. Processes first: they may hold TAP fds, mounts and lock files.
+    $stopped = Stop-SuiteProcess -LeaderPid $LeaderPid -RootPath $RootPath
+    foreach ($p in $stopped.Found) { $leaks.Add("process $($p.Pid): $($p.CmdLine)") }
+    foreach ($p in $stopped.Survivors) { $problems.Add("process $($p.Pid) survived SIGKILL: $($p.CmdLine)") }
+
+    # 2. Mounts under the root, deepest first (lazy unmount: nothing may keep the root busy).
+    foreach ($point in Get-MountPointUnder -Root $RootPath) {
+        $leaks.Add("mount $point")
+        if (-not (Invoke-NativeQuiet -FilePath $script:UmountExe -ArgumentList @('-l', '--', $point))) { $problems.Add("cannot unmount $point") }
+    }
+
+    # 3. virtiofsd lock files naming the root.
+    foreach ($file in Get-VirtiofsdLockFile -Root $RootPath) {
+        $leaks.Add("virtiofsd lock file $file")
+        try { Remove-Item -LiteralPath $file -Force -ErrorAction Stop } catch { $problems.Add("cannot remove $file : $_") }
+    }
+
+    # 4. New mh* network devices and new network namespaces, unless someone else is using them.
+    $now = Get-HostNetSnapshot
+    foreach ($dev in @($now.Devices | Where-Object { $_ -notin $Baseline.Devices })) {
+        $foreign = @(Get-TapHolderPid -Device $dev)
+        if ($foreign) { continue }   # held open by a live process that is not this suite's
+        $leaks.Add("network device $dev")
+        if (-not (Invoke-NativeQuiet -FilePath $script:IpExe -ArgumentList @('link', 'delete', 'dev', $dev))) { $problems.Add("cannot delete network device $dev") }
+    }
+    foreach ($ns in @($now.Namespaces | Where-Object { $_ -notin $Baseline.Namespaces })) {
+        if (@(Get-NetnsPid -Name $ns)) { continue }   # processes of someone else live in it
+        $leaks.Add("network namespace $ns")
+        if (-not (Invoke-NativeQuiet -FilePath $script:IpExe -ArgumentList @('netns', 'delete', $ns))) { $problems.Add("cannot delete network namespace $ns") }
+    }
+    [pscustomobject]@{ Leaks = @($leaks); Problems = @($problems) }
+}
+
+function New-SuiteTempRoot {
+    <#
+    A fresh, short, private (0700) directory for one suite's MYHV_TEST_ROOT, made atomically by
+    mktemp. Short on purpose: unix socket paths under it must stay far below 108 bytes. Under a
+    runner that is itself running as a suite, it nests inside that suite's root, so the outer
+    runner's census also sees anything the inner run leaks.
+    #>
+    $base = if ($env:MYHV_TEST_ROOT -and (Test-Path -LiteralPath $env:MYHV_TEST_ROOT -PathType Container) -and
+        $env:MYHV_TEST_ROOT.Length -le 40) { $env:MYHV_TEST_ROOT } else { '/tmp' }
+    $dir = & $script:MktempExe -d -p $base 'mhT-XXXXXX'
+    if ($LASTEXITCODE -ne 0 -or -not $dir) { throw "mktemp could not create a directory under $base" }
+    $dir.Trim()
+}
+
+function Remove-SuiteTempRoot {
+    <#
+    Deletes a suite's temp root, but never while anything is still mounted under it (a recursive
+    delete would walk into the mounted file system). Returns a problem string, or $null.
+    #>
+    param([Parameter(Mandatory)] [string] $RootPath)
+    if (-not (Test-Path -LiteralPath $RootPath)) { return $null }
+    if (@(Get-MountPointUnder -Root $RootPath)) { return "left $RootPath in place: still mounted under it" }
+    if (-not (Invoke-NativeQuiet -FilePath $script:RmExe -ArgumentList @('-rf', '--one-file-system', '--', $RootPath))) { return "cannot remove $RootPath" }
+    $null
+}

@@ -1,0 +1,4 @@
+# A suite without a single test.
+Describe 'nothing to see' {
+    BeforeAll { $script:value = 1 }
+}

@@ -1,0 +1,15 @@
+# Skip-UnlessPrerequisite: a missing prerequisite skips the test, except under CI=true where it
+# fails the test naming the prerequisite. Expect 1 passed + 1 skipped, or under CI 1 passed + 1 failed.
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../../Pester/TestHelpers.psm1') -Force
+}
+Describe 'prerequisites' {
+    It 'runs when the prerequisite is there' {
+        Skip-UnlessPrerequisite -Name 'always-there' -Condition $true
+        1 | Should -Be 1
+    }
+    It 'does not run when it is missing' {
+        Skip-UnlessPrerequisite -Name 'unobtainium-9000' -Condition { $false }
+        throw 'this line must never run'
+    }
+}
