@@ -38,7 +38,7 @@
 param(
     [string] $Path,
     [string] $OutputDir,
-    [ValidateRange(1, 86400)] [int] $SuiteTimeoutSeconds = 900
+    [int] $SuiteTimeoutSeconds = 900
 )
 
 $ErrorActionPreference = 'Stop'
@@ -103,6 +103,7 @@ function Invoke-Suite {
     Write-RunnerLine "=== $Name (at least $($Plan.MinTests) test(s), timeout ${SuiteTimeoutSeconds}s)"
     try {
         $root = New-SuiteTempRoot
+        $null = New-Item -ItemType Directory -Path (Join-Path $root 'home')   # the child's default MYHV_HOME
         $baseline = Get-HostNetSnapshot
         $childArgs = @('-File', $script:ChildScript, '-SuitePath', $Plan.Path, '-ResultPath', $resultPath,
             '-GoodbyePath', $goodbyePath, '-Nonce', $nonce, '-PesterManifest', (Get-PesterManifestPath))
@@ -110,6 +111,7 @@ function Invoke-Suite {
         $wait = Wait-SuiteChild -Process $process -Prefix $prefix -TimeoutSeconds $SuiteTimeoutSeconds -RootPath $root -LogDirectory $suiteDir
         $census = Invoke-LeakCensus -LeaderPid $process.Id -RootPath $root -Baseline $baseline
         $leaks = $census.Leaks; $problems = @($census.Problems)
+        foreach ($note in $census.Notes) { Write-RunnerLine "    note: $note" }
         $verdict = Get-SuiteVerdict -Plan $Plan -Wait $wait -GoodbyePath $goodbyePath -ResultPath $resultPath -Nonce $nonce -Leaks $leaks
         $verdict | Add-Member -NotePropertyName ExitCode -NotePropertyValue $wait.ExitCode
         if ($verdict.Status -notin 'passed', 'failed') { $verdict.Reason += (Format-OutputTail -Wait $wait -Prefix $prefix) }
@@ -136,11 +138,12 @@ function Invoke-Suite {
 }
 
 function Format-OutputTail {
-    <# The last lines the child wrote (stderr first), each with the suite's prefix, for a crash reason. #>
+    <# The last lines the child wrote on stderr, then on stdout, each with the suite's prefix, for a crash reason. #>
     param([Parameter(Mandatory)] $Wait, [Parameter(Mandatory)] [string] $Prefix)
-    $tail = if ($Wait.StderrTail) { @('stderr tail:') + @($Wait.StderrTail | Select-Object -Last 10) }
-    elseif ($Wait.StdoutTail) { @('stdout tail:') + @($Wait.StdoutTail | Select-Object -Last 10) }
-    else { @('(no output)') }
+    $tail = @()
+    if ($Wait.StderrTail) { $tail += @('stderr tail:') + @($Wait.StderrTail | Select-Object -Last 10) }
+    if ($Wait.StdoutTail) { $tail += @('stdout tail:') + @($Wait.StdoutTail | Select-Object -Last 10) }
+    if (-not $tail) { $tail = @('(the child wrote nothing)') }
     "`n" + (@($tail | ForEach-Object { "      $Prefix$_" }) -join "`n")
 }
 
@@ -175,6 +178,12 @@ function Invoke-TestRun {
     $outputRoot = Resolve-FullPath -Value $(if ($OutputDir) { $OutputDir } else { Join-Path $script:RepoRoot 'out/test-results' })
     Initialize-OutputDir -Dir $outputRoot
 
+    if ($SuiteTimeoutSeconds -lt 1) {
+        Write-RunnerLine "-SuiteTimeoutSeconds must be at least 1 (got $SuiteTimeoutSeconds): nothing was tested."
+        Write-Summary -Dir $outputRoot -Ok $false -Failed 1
+        Write-RunnerLine 'Pester: 0 passed, 1 failed, 0 skipped'
+        return 1
+    }
     $suites = @(Find-TestSuite -Path $searchPath)
     if (-not $suites) {
         # CTest: "No tests were found!!!" is an error, not an empty success.

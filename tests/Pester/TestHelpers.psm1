@@ -129,7 +129,7 @@ function Get-MyHvLeftover {
     }
     $before = if ($script:TapBaseline.ContainsKey($HomePath)) { $script:TapBaseline[$HomePath] } else { @() }
     foreach ($dev in Get-MyHvNetDeviceName) { if ($dev -notin $before) { $found.Add("network device $dev") } }
-    , $found.ToArray()
+    $found.ToArray()
 }
 
 function Assert-MyHvNoLeftovers {
@@ -142,7 +142,7 @@ function Assert-MyHvNoLeftovers {
     #>
     [CmdletBinding()]
     param([Parameter(Mandatory)] [Alias('Home')] [string] $HomePath)
-    $leftovers = Get-MyHvLeftover -HomePath $HomePath
+    $leftovers = @(Get-MyHvLeftover -HomePath $HomePath)
     if ($leftovers.Count) {
         throw "Leftovers of test home ${HomePath}:`n  " + ($leftovers -join "`n  ")
     }

@@ -5,8 +5,11 @@
 # What belongs to a suite: processes of its process group/session or naming its MYHV_TEST_ROOT,
 # network devices named mh* and network namespaces that were not there before it started,
 # virtiofsd lock files under /run/virtiofsd naming its root, and mounts under its root.
-# A new device or namespace still used by a process that is not the suite's belongs to someone
-# else on this host (another test run) and is left alone.
+# Devices and namespaces carry no owner, and this host is shared: another test run may create a
+# namespace (with no process in it yet) while this suite runs. So a new device or namespace is
+# this suite's leak only when nothing else claims it: no process outside the suite holds the TAP
+# or lives in the namespace, and no other test session is running on the host. Otherwise it is
+# reported as a note and left alone: deleting another run's namespace would break that run.
 
 $script:VirtiofsdRunDir = '/run/virtiofsd'
 $script:IpExe = (Get-Command -Name ip -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1).Source
@@ -60,6 +63,22 @@ function Get-NetnsPid {
     @(& $script:IpExe netns pids $Name 2>$null | Where-Object { $_ -match '^\d+$' } | ForEach-Object { [int]$_ })
 }
 
+function Get-OtherTestSession {
+    <#
+    Live processes, outside this runner's own ancestry, that look like another test session on this
+    host: their environment names MYHV_TEST_ROOT or MYHV_HOME, or their command line runs Pester,
+    a *.Tests.ps1 file or a test runner. One line each ("pid: command line").
+    #>
+    $protected = Get-ProtectedPid
+    foreach ($row in Get-ProcessTable) {
+        if ($protected.Contains($row.Pid) -or $row.State -eq 'Z') { continue }
+        $environ = try { [System.IO.File]::ReadAllText("/proc/$($row.Pid)/environ") } catch { '' }
+        if ($environ -match '(?:^|\x00)MYHV_(?:TEST_ROOT|HOME)=' -or $row.CmdLine -match 'Invoke-Pester|Invoke-TestRun\.ps1|RunnerChild\.ps1|\.Tests\.ps1') {
+            "$($row.Pid): $($row.CmdLine)"
+        }
+    }
+}
+
 function Invoke-NativeQuiet {
     <# Runs a program with an argument list; returns $true on exit code 0. Never throws. #>
     param([Parameter(Mandatory)] [string] $FilePath, [string[]] $ArgumentList)
@@ -71,7 +90,8 @@ function Invoke-NativeQuiet {
 function Invoke-LeakCensus {
     <#
     Finds what a finished suite left behind and removes it. Returns .Leaks (what was found, one
-    string each) and .Problems (what could not be removed; the machine is not clean).
+    string each), .Problems (what could not be removed; the machine is not clean) and .Notes
+    (new devices/namespaces that could be another test run's, left alone).
     #>
     param(
         [Parameter(Mandatory)] [int] $LeaderPid,
@@ -98,20 +118,27 @@ function Invoke-LeakCensus {
         try { Remove-Item -LiteralPath $file -Force -ErrorAction Stop } catch { $problems.Add("cannot remove $file : $_") }
     }
 
-    # 4. New mh* network devices and new network namespaces, unless someone else is using them.
+    # 4. New mh* network devices and new network namespaces that nobody else can be using.
+    #    (The suite's own processes are gone by now, so any holder or inhabitant is someone else's.)
     $now = Get-HostNetSnapshot
-    foreach ($dev in @($now.Devices | Where-Object { $_ -notin $Baseline.Devices })) {
-        $foreign = @(Get-TapHolderPid -Device $dev)
-        if ($foreign) { continue }   # held open by a live process that is not this suite's
-        $leaks.Add("network device $dev")
-        if (-not (Invoke-NativeQuiet -FilePath $script:IpExe -ArgumentList @('link', 'delete', 'dev', $dev))) { $problems.Add("cannot delete network device $dev") }
+    $unowned = @(
+        foreach ($dev in @($now.Devices | Where-Object { $_ -notin $Baseline.Devices })) {
+            if (-not @(Get-TapHolderPid -Device $dev)) { [pscustomobject]@{ Kind = 'network device'; Name = $dev; Delete = @('link', 'delete', 'dev', $dev) } }
+        }
+        foreach ($ns in @($now.Namespaces | Where-Object { $_ -notin $Baseline.Namespaces })) {
+            if (-not @(Get-NetnsPid -Name $ns)) { [pscustomobject]@{ Kind = 'network namespace'; Name = $ns; Delete = @('netns', 'delete', $ns) } }
+        })
+    $notes = [System.Collections.Generic.List[string]]::new()
+    $others = if ($unowned) { @(Get-OtherTestSession) } else { @() }
+    foreach ($item in $unowned) {
+        if ($others) {
+            $notes.Add("$($item.Kind) $($item.Name) appeared during this suite, but another test session is running on this host ($($others[0])), so it is not attributed to this suite and left alone")
+            continue
+        }
+        $leaks.Add("$($item.Kind) $($item.Name)")
+        if (-not (Invoke-NativeQuiet -FilePath $script:IpExe -ArgumentList $item.Delete)) { $problems.Add("cannot delete $($item.Kind) $($item.Name)") }
     }
-    foreach ($ns in @($now.Namespaces | Where-Object { $_ -notin $Baseline.Namespaces })) {
-        if (@(Get-NetnsPid -Name $ns)) { continue }   # processes of someone else live in it
-        $leaks.Add("network namespace $ns")
-        if (-not (Invoke-NativeQuiet -FilePath $script:IpExe -ArgumentList @('netns', 'delete', $ns))) { $problems.Add("cannot delete network namespace $ns") }
-    }
-    [pscustomobject]@{ Leaks = @($leaks); Problems = @($problems) }
+    [pscustomobject]@{ Leaks = @($leaks); Problems = @($problems); Notes = @($notes) }
 }
 
 function New-SuiteTempRoot {

@@ -60,7 +60,9 @@ function Find-SuiteProcess {
     foreach ($row in $table) { $children[$row.PPid] += @($row.Pid) }
     $wanted = [System.Collections.Generic.HashSet[int]]::new()
     foreach ($row in $table) {
-        if ($LeaderPid -gt 0 -and ($row.Pid -eq $LeaderPid -or $row.Pgrp -eq $LeaderPid -or $row.Sid -eq $LeaderPid)) { $null = $wanted.Add($row.Pid) }
+        # By group/session id, not by pid: the leader is in its own group while it lives, and once
+        # it is gone its pid may be reused by an unrelated process (which is not a member).
+        if ($LeaderPid -gt 0 -and ($row.Pgrp -eq $LeaderPid -or $row.Sid -eq $LeaderPid)) { $null = $wanted.Add($row.Pid) }
         elseif ($RootPath -and (Test-CmdLineNamesPath -CmdLine $row.CmdLine -Path $RootPath)) { $null = $wanted.Add($row.Pid) }
         elseif ($row.Pid -in $AlsoPid) { $null = $wanted.Add($row.Pid) }
     }
