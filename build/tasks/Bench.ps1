@@ -1,3 +1,55 @@
-param([string] $Configuration, [string] $TestPath)
-Write-Error 'The Bench task is not implemented yet (issue 7).'
-1
+# Bootstrap, Build, then the benchmark (bench/Invoke-Benchmark.ps1) in a child pwsh; writes
+# bench/results.md and bench/results.json. The benchmark's exit code is the task's.
+param([string] $Configuration = 'Release', [string] $TestPath)
+$ErrorActionPreference = 'Stop'
+. (Join-Path $PSScriptRoot '../BuildCommon.ps1')
+
+$null = & (Join-Path $PSScriptRoot 'Bootstrap.ps1') -Configuration $Configuration
+$null = & (Join-Path $PSScriptRoot 'Build.ps1') -Configuration $Configuration
+
+# A dedicated, short MYHV_HOME (unix socket paths stay far below 108 bytes), removed afterwards
+# whatever happened to the child: any process still naming it is killed (by pid), then the folder goes.
+$benchHome = (& mktemp -d -p /tmp 'mhb-XXXXXX')
+if ($LASTEXITCODE -ne 0 -or -not $benchHome) { throw 'mktemp could not create the benchmark home' }
+$benchHome = $benchHome.Trim()
+
+# The child pwsh is started like this one: the native apphost, or (under `dotnet pwsh`) dotnet + pwsh.dll.
+$launch = @([Environment]::ProcessPath)
+if ([System.IO.Path]::GetFileNameWithoutExtension($launch[0]) -ne 'pwsh') { $launch += Join-Path $PSHOME 'pwsh.dll' }
+$timeoutMinutes = 20
+$exitCode = 1
+try {
+    $psi = [System.Diagnostics.ProcessStartInfo]::new($launch[0])
+    foreach ($a in @($launch | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File',
+            (Join-Path $RepoRoot 'bench/Invoke-Benchmark.ps1'), '-BenchHome', $benchHome, '-OutputDirectory', (Join-Path $RepoRoot 'bench'))) {
+        $psi.ArgumentList.Add($a)
+    }
+    $psi.WorkingDirectory = $RepoRoot
+    $psi.UseShellExecute = $false
+    $psi.Environment.Remove('MYHV_FAILPOINTS')
+    $child = [System.Diagnostics.Process]::Start($psi)
+    if (-not $child.WaitForExit($timeoutMinutes * 60 * 1000)) {
+        Write-Host "The benchmark ran past $timeoutMinutes minutes; ending it."
+        $child.Kill($true)
+        $child.WaitForExit()
+    }
+    $exitCode = $child.ExitCode
+}
+finally {
+    # Safety net: nothing of the benchmark's home may survive (QEMU daemons are not our children).
+    foreach ($dir in [System.IO.Directory]::EnumerateDirectories('/proc')) {
+        $procId = 0
+        if (-not [int]::TryParse([System.IO.Path]::GetFileName($dir), [ref] $procId) -or $procId -eq $PID) { continue }
+        try { $cmd = [System.IO.File]::ReadAllText("$dir/cmdline") } catch { continue }
+        if ($cmd.Contains("$benchHome/")) {
+            Write-Host "Ending leftover benchmark process $procId"
+            try { [System.Diagnostics.Process]::GetProcessById($procId).Kill() } catch { }
+        }
+    }
+    Start-Sleep -Milliseconds 200
+    if (Test-Path -LiteralPath $benchHome) { Remove-Item -LiteralPath $benchHome -Recurse -Force }
+}
+if ($exitCode -eq 0) {
+    Write-Host "Benchmark results: $(Join-Path $RepoRoot 'bench/results.md')"
+}
+$exitCode

@@ -8,21 +8,30 @@ if (Test-Path $publishDir) { Remove-Item -Recurse -Force $publishDir }
 Invoke-Native dotnet @('publish', (Join-Path $RepoRoot 'src/MyHypervisor.PowerShell/MyHypervisor.PowerShell.csproj'),
     '-c', $Configuration, '-o', $publishDir, '--nologo', '-v', 'quiet', '-p:GenerateDocumentationFile=false')
 
-if (Test-Path $ModuleOut) { Remove-Item -Recurse -Force $ModuleOut }
-$null = New-Item -ItemType Directory -Path $ModuleOut
+# Lay the module out in a staging folder and swap it in at the end, so a pwsh importing
+# out/MyHypervisor meanwhile sees the old module or the new one, never half of one.
+$staging = Join-Path $OutRoot ".MyHypervisor.staging"
+if (Test-Path $staging) { Remove-Item -Recurse -Force $staging }
+$null = New-Item -ItemType Directory -Path $staging
 foreach ($file in 'MyHypervisor.PowerShell.dll', 'MyHypervisor.Core.dll', 'Mono.Unix.dll') {
-    Copy-Item (Join-Path $publishDir $file) $ModuleOut
+    Copy-Item (Join-Path $publishDir $file) $staging
 }
 # Mono.Unix P/Invokes its own native shim; .NET probes the assembly's folder for it.
-Copy-Item (Join-Path $publishDir 'runtimes/linux-x64/native/libMono.Unix.so') $ModuleOut
-Copy-Item (Join-Path $RepoRoot 'src/MyHypervisor.PowerShell/MyHypervisor.Format.ps1xml') $ModuleOut
+Copy-Item (Join-Path $publishDir 'runtimes/linux-x64/native/libMono.Unix.so') $staging
+Copy-Item (Join-Path $RepoRoot 'src/MyHypervisor.PowerShell/MyHypervisor.Format.ps1xml') $staging
 
 # The manifest's version has one source: Directory.Build.props.
 [xml] $props = Get-Content (Join-Path $RepoRoot 'Directory.Build.props')
 $version = @($props.Project.PropertyGroup.ModuleVersion | Where-Object { $_ })[0]
 (Get-Content -Raw (Join-Path $RepoRoot 'MyHypervisor.psd1')).Replace('{{ModuleVersion}}', $version) |
-    Set-Content -NoNewline (Join-Path $ModuleOut 'MyHypervisor.psd1')
+    Set-Content -NoNewline (Join-Path $staging 'MyHypervisor.psd1')
 
-& (Join-Path $PSScriptRoot 'Docs.ps1') -Configuration $Configuration
+$null = & (Join-Path $PSScriptRoot 'Docs.ps1') -Configuration $Configuration -HelpDirectory (Join-Path $staging 'en-US')
+
+$previous = Join-Path $OutRoot ".MyHypervisor.previous"
+if (Test-Path $previous) { Remove-Item -Recurse -Force $previous }
+if (Test-Path $ModuleOut) { Move-Item $ModuleOut $previous }
+Move-Item $staging $ModuleOut
+if (Test-Path $previous) { Remove-Item -Recurse -Force $previous }
 Write-Host "Module built at $ModuleOut"
 0

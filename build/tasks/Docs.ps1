@@ -1,7 +1,12 @@
 # Turns docs/cmdlets/*.md (PlatyPS v1 layout) into MAML help shipped in out/MyHypervisor/en-US.
 # The converter (build/tools/HelpBuilder, Markdig) is built into out/obj/HelpBuilder only when its
 # sources changed, then run as a dll: a no-op rebuild costs nothing, a docs change ~0.3 s.
-param([string] $Configuration = 'Release', [string] $TestPath)
+param(
+    [string] $Configuration = 'Release',
+    [string] $TestPath,
+    # Where the help goes; Build passes its staging folder. Default: the built module's en-US.
+    [string] $HelpDirectory
+)
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../BuildCommon.ps1')
 
@@ -20,7 +25,7 @@ if (-not (Test-Path -LiteralPath $toolDll) -or (Get-Item -LiteralPath $toolDll).
     (Get-Item -LiteralPath $toolDll).LastWriteTimeUtc = [datetime]::UtcNow
 }
 
-$helpDir = Join-Path $ModuleOut 'en-US'
+$helpDir = if ($HelpDirectory) { $HelpDirectory } else { Join-Path $ModuleOut 'en-US' }
 $null = New-Item -ItemType Directory -Force -Path $helpDir
 Invoke-Native dotnet @($toolDll, (Join-Path $RepoRoot 'docs/cmdlets'), (Join-Path $helpDir 'MyHypervisor.PowerShell.dll-Help.xml'))
 0

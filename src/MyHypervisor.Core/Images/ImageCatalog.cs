@@ -37,7 +37,11 @@ public sealed class ImageCatalog(MyHvPaths paths)
         var found = new Dictionary<string, GuestImage>(StringComparer.Ordinal);
         foreach (var root in ImageSearchPath.Folders(paths).Where(Directory.Exists))
             foreach (var folder in Directory.EnumerateDirectories(root))
+            {
+                // Dot folders are an image builder's work in progress, never an image.
+                if (Path.GetFileName(folder).StartsWith('.')) continue;
                 if (TryLoad(folder) is { } image) found.TryAdd(image.Name, image);
+            }
         return found.Values.OrderBy(i => i.Name, StringComparer.Ordinal).ToList();
     }
 

@@ -69,7 +69,7 @@ public static class ArtifactUndo
         var victims = new List<ProcessIdentity>();
         if (record.Process is { } recorded && ProcessLiveness.IsAlive(recorded)) victims.Add(recorded);
         if (record.Marker is { } marker)
-            foreach (var found in ProcessLiveness.FindByCommandLine(marker))
+            foreach (var found in ProcessLiveness.FindByCommandLine(marker, record.Program))
                 if (victims.All(v => v.Pid != found.Pid) && IsProgram(found, record.Program))
                     victims.Add(found);
         if (victims.Count == 0) return UndoResult.AlreadyGone;

@@ -31,6 +31,7 @@ public sealed class StartTransaction
     public void BeginStep(string step)
     {
         CurrentStep = step;
+        journal.MarkStep(step);
         narrate?.Invoke($"Step {step}");
     }
 

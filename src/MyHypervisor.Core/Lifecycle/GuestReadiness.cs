@@ -7,63 +7,79 @@ namespace MyHypervisor.Core.Lifecycle;
 /// Waits until the guest says it is ready: through the guest channel (a virtio-serial port whose
 /// host end is a unix socket) when the VM has one, else by its readiness line on the console.
 /// </summary>
+/// <remarks>
+/// Both are watched at once. The channel wins: the guest writes READY to it right after its
+/// console line, so once the console line is there the channel gets <see cref="ChannelGrace"/>
+/// to deliver. Only a channel that stays silent (a guest without the channel driver or agent)
+/// or that closes falls back to the console line; a guest that never gets ready still times out.
+/// </remarks>
 public static class GuestReadiness
 {
     public const string ChannelReadyMessage = "READY";
+
+    /// <summary>How long the channel may lag behind the console's readiness line before the console counts.</summary>
+    public static readonly TimeSpan ChannelGrace = TimeSpan.FromSeconds(5);
 
     public enum Source { Channel, Console }
 
     public static Source Wait(string? channelSocket, string consoleLog, string readyLine, TimeSpan timeout,
         Func<bool> hypervisorAlive, Action<TimeSpan>? tick, CancellationToken cancel)
     {
-        var deadline = DateTime.UtcNow + timeout;
         var started = DateTime.UtcNow;
-        if (channelSocket is not null && File.Exists(channelSocket))
-        {
-            if (WaitOnChannel(channelSocket, deadline, hypervisorAlive, () => tick?.Invoke(DateTime.UtcNow - started), cancel))
-                return Source.Channel;
-            // Fall through to the console only when the channel vanished, not on a timeout.
-            if (DateTime.UtcNow >= deadline) throw NotReady(timeout);
-        }
-        while (DateTime.UtcNow < deadline)
-        {
-            cancel.ThrowIfCancellationRequested();
-            if (ConsoleLog.Contains(consoleLog, readyLine)) return Source.Console;
-            if (!hypervisorAlive()) throw new InvalidOperationException("the hypervisor exited before the guest was ready");
-            tick?.Invoke(DateTime.UtcNow - started);
-            Thread.Sleep(100);
-        }
-        throw NotReady(timeout);
-    }
-
-    private static TimeoutException NotReady(TimeSpan timeout) =>
-        new($"the guest did not report ready within {timeout.TotalSeconds:0} s");
-
-    private static bool WaitOnChannel(string socketPath, DateTime deadline, Func<bool> alive, Action tick, CancellationToken cancel)
-    {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try { socket.Connect(new UnixDomainSocketEndPoint(socketPath)); }
-        catch (SocketException) { return false; }
+        var deadline = started + timeout;
+        var channel = channelSocket is not null && File.Exists(channelSocket) ? TryConnect(channelSocket) : null;
         var received = new StringBuilder();
         var buffer = new byte[256];
-        while (DateTime.UtcNow < deadline)
+        DateTime? consoleReadyAt = null;
+        try
         {
-            cancel.ThrowIfCancellationRequested();
-            if (socket.Poll(200_000, SelectMode.SelectRead))
+            while (DateTime.UtcNow < deadline)
             {
-                int n;
-                try { n = socket.Receive(buffer); }
-                catch (SocketException) { return false; }
-                if (n == 0) return false;
-                received.Append(Encoding.ASCII.GetString(buffer, 0, n));
-                if (received.ToString().Contains(ChannelReadyMessage, StringComparison.Ordinal)) return true;
-            }
-            else
-            {
-                if (!alive()) throw new InvalidOperationException("the hypervisor exited before the guest was ready");
-                tick();
+                cancel.ThrowIfCancellationRequested();
+                if (channel is null) Thread.Sleep(100);
+                else if (channel.Poll(100_000, SelectMode.SelectRead))
+                {
+                    var n = 0;
+                    try { n = channel.Receive(buffer); }
+                    catch (SocketException) { n = 0; }
+                    if (n == 0)
+                    {
+                        // The channel closed: from here on only the console can tell.
+                        channel.Dispose();
+                        channel = null;
+                    }
+                    else
+                    {
+                        received.Append(Encoding.ASCII.GetString(buffer, 0, n));
+                        if (received.ToString().Contains(ChannelReadyMessage, StringComparison.Ordinal)) return Source.Channel;
+                    }
+                }
+
+                if (consoleReadyAt is null && ConsoleLog.Contains(consoleLog, readyLine)) consoleReadyAt = DateTime.UtcNow;
+                if (consoleReadyAt is { } seen && (channel is null || DateTime.UtcNow - seen >= ChannelGrace)) return Source.Console;
+                if (!hypervisorAlive()) throw new InvalidOperationException("the hypervisor exited before the guest was ready");
+                tick?.Invoke(DateTime.UtcNow - started);
             }
         }
-        return false;
+        finally
+        {
+            channel?.Dispose();
+        }
+        throw new TimeoutException($"the guest did not report ready within {timeout.TotalSeconds:0} s");
+    }
+
+    private static Socket? TryConnect(string socketPath)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+            return socket;
+        }
+        catch (SocketException)
+        {
+            socket.Dispose();
+            return null;
+        }
     }
 }

@@ -135,6 +135,8 @@ public sealed class VmManager
     {
         using var session = Open(name, WriterLockWait, context);
         var outcome = stopper.Stop(session, options, context);
+        // Problems seen when the session opened (a dead helper) belonged to the run just ended.
+        if (session.State.Status != VmStatus.Running) session.Problems.Clear();
         return (Info(session), outcome);
     }
 

@@ -35,7 +35,8 @@ public sealed class VmReconciler(VmStore store)
         var journal = new ArtifactJournal(Paths.JournalFile(session.Name));
         if (!journal.Exists) return Array.Empty<string>();
         var (header, records) = journal.Read();
-        var step = records.Count > 0 ? records[^1].Step : "prepare";
+        // The step it died in, noted as each step began (api-ready and commit record no artifact).
+        var step = journal.LastStep() ?? (records.Count > 0 ? records[^1].Step : "prepare");
         context.Say($"VM '{session.Name}': rolling back a start interrupted at step '{step}' (owner {header?.Owner?.ToString() ?? "unknown"} is gone)");
         var report = ArtifactUndo.UndoAll(records, context.Narrate);
         if (report.Leftovers.Count == 0) journal.Retire();

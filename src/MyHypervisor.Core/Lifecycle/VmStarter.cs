@@ -29,9 +29,15 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         var driver = drivers(definition.Hypervisor);
         Progress(context, name, "Checking prerequisites", 2);
         var ready = preflight.Check(definition, driver, context);
+        var journal = new ArtifactJournal(Paths.JournalFile(name));
+        if (journal.Exists)
+            throw new MyHvException(MyHvErrorKind.VmStartFailed,
+                $"VM '{name}' cannot start: an earlier attempt could not be fully rolled back ({journal.FilePath}). " +
+                $"Run Repair-MyVm -Name {name}, which retries the rollback and reports what is left.", name)
+            { FailedStep = "prepare" };
         preflight.SweepStaleRuntime(definition, context);
 
-        var transaction = new StartTransaction(new ArtifactJournal(Paths.JournalFile(name)), context.Narrate);
+        var transaction = new StartTransaction(journal, context.Narrate);
         LaunchedHypervisor? launched = null;
         try
         {

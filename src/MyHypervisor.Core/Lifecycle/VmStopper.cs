@@ -55,6 +55,7 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
         if (!options.Force)
         {
             context.Say($"VM '{name}': pressing the ACPI power button; waiting up to {options.GuestTimeout.TotalSeconds:0} s");
+            Report(context, name, "Pressing the ACPI power button", 5);
             if (TryApi(() => driver.RequestPowerOff(endpoint), context) && WaitWithProgress(name, process, options.GuestTimeout, context))
                 return StopMethod.GuestPowerOff;
             if (!ProcessLiveness.IsAlive(process)) return StopMethod.GuestPowerOff;
@@ -91,12 +92,14 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
     private static bool WaitWithProgress(string name, ProcessIdentity process, TimeSpan timeout, OperationContext context)
     {
         var started = DateTime.UtcNow;
+        // Shown at once, not only after the first poll: a guest that takes its time is visibly waited for.
+        Report(context, name, $"Waiting for the guest to power off (0/{timeout.TotalSeconds:0} s)", 5);
         while (DateTime.UtcNow - started < timeout)
         {
             if (ProcessTerminator.WaitForExit(process, TimeSpan.FromMilliseconds(250), context.Cancel)) return true;
             var elapsed = DateTime.UtcNow - started;
             Report(context, name, $"Waiting for the guest to power off ({elapsed.TotalSeconds:0}/{timeout.TotalSeconds:0} s)",
-                (int)(50 * elapsed.TotalSeconds / timeout.TotalSeconds));
+                5 + (int)(45 * elapsed.TotalSeconds / timeout.TotalSeconds));
         }
         return !ProcessLiveness.IsAlive(process);
     }

@@ -26,12 +26,22 @@ public static class ProcessLiveness
     }
 
     /// <summary>Live processes whose command line contains <paramref name="marker"/> (a VM's runtime dir).</summary>
-    public static IReadOnlyList<ProcessIdentity> FindByCommandLine(string marker)
+    public static IReadOnlyList<ProcessIdentity> FindByCommandLine(string marker) => FindByCommandLine(marker, null);
+
+    /// <summary>
+    /// Live processes of <paramref name="program"/> (matched by executable file name, as
+    /// <see cref="Identify"/> records it; any program when null) whose command line contains
+    /// <paramref name="marker"/>. The executable is checked first: reading a command line waits for
+    /// the owner's memory map lock, which busy processes (a loaded host) hold for milliseconds.
+    /// </summary>
+    public static IReadOnlyList<ProcessIdentity> FindByCommandLine(string marker, string? program)
     {
         var found = new List<ProcessIdentity>();
+        var programName = program is null ? null : Path.GetFileName(program);
         foreach (var pid in ProcFs.AllPids())
         {
             if (pid == Environment.ProcessId) continue;
+            if (programName is not null && Path.GetFileName(ProcFs.ReadExecutable(pid)) != programName) continue;
             var cmdline = ProcFs.ReadCommandLine(pid);
             if (cmdline is null || !cmdline.Contains(marker, StringComparison.Ordinal)) continue;
             if (Identify(pid) is { } identity) found.Add(identity);

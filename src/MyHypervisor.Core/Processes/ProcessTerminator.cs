@@ -26,13 +26,15 @@ public static class ProcessTerminator
     public static bool WaitForExit(ProcessIdentity identity, TimeSpan timeout, CancellationToken cancel = default)
     {
         var deadline = DateTime.UtcNow + timeout;
-        var delay = 5;
+        // QEMU is usually gone within a millisecond or two of a quit or SIGTERM: poll tightly at
+        // first, then every 10 ms (a check is one /proc read; a longer sleep only adds latency).
+        var delay = 1;
         while (ProcessLiveness.IsAlive(identity))
         {
             if (DateTime.UtcNow >= deadline) return false;
             cancel.ThrowIfCancellationRequested();
             Thread.Sleep(delay);
-            delay = Math.Min(delay * 2, 50);
+            delay = Math.Min(delay * 2, 10);
         }
         return true;
     }

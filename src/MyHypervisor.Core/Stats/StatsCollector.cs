@@ -41,7 +41,8 @@ public sealed class StatsCollector(Configuration.MyHvPaths paths, Func<string, I
             Name = name,
             Status = VmStatus.Running,
             Pid = process.Pid,
-            CpuSeconds = ProcFs.TicksToTime(stat.UserTicks + stat.SystemTicks).TotalSeconds,
+            // Rounded: TimeSpan's ticks turn 3.01 s into 3.0099999 otherwise (clock ticks are 1/100 s).
+            CpuSeconds = Math.Round(ProcFs.TicksToTime(stat.UserTicks + stat.SystemTicks).TotalSeconds, 3),
             MemoryRssBytes = stat.RssPages * Environment.SystemPageSize,
             MemoryMiB = session.Definition.MemoryMiB,
             DiskReadBytes = disk.ReadBytes,

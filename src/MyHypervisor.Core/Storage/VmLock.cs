@@ -23,7 +23,9 @@ public sealed class VmLock : IDisposable
     /// <summary>Returns null when the lock is still held by someone else after <paramref name="wait"/>.</summary>
     public static VmLock? TryAcquire(string lockFile, TimeSpan wait, CancellationToken cancel = default)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(lockFile)!);
+        var folder = Path.GetDirectoryName(lockFile)!;
+        Configuration.MyHvPaths.EnsurePrivateDirectory(Path.GetDirectoryName(folder)!);
+        Configuration.MyHvPaths.EnsurePrivateDirectory(folder);
         var deadline = DateTime.UtcNow + wait;
         while (true)
         {

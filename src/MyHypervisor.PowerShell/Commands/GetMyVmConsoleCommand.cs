@@ -10,6 +10,8 @@ namespace MyHypervisor.PowerShell.Commands;
 public sealed class GetMyVmConsoleCommand : MyHypervisorCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    // An empty name reaches the name rules, so it fails as InvalidVmName like any other bad name.
+    [AllowEmptyString]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(VmNameCompleter))]
     public string[] Name { get; set; } = Array.Empty<string>();

@@ -11,7 +11,10 @@ namespace MyHypervisor.PowerShell.Commands;
 [OutputType(typeof(VmInfo))]
 public sealed class NewMyVmCommand : MyHypervisorCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    // By value too: 'web1', 'web2' | New-MyVm, as with the other cmdlets' -Name.
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    // An empty name reaches the name rules, so it fails as InvalidVmName like any other bad name.
+    [AllowEmptyString]
     public string Name { get; set; } = string.Empty;
 
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
@@ -48,7 +51,7 @@ public sealed class NewMyVmCommand : MyHypervisorCmdlet
         var network = Bridge is not null && !MyInvocation.BoundParameters.ContainsKey(nameof(Network)) ? NetworkMode.Bridge : Network;
         var spec = new VmSpec
         {
-            Name = Name, Image = Image, Cpus = Cpus, MemoryMiB = MemoryMiB, Network = network,
+            Name = Name, Image = ResolveImagePath(Image), Cpus = Cpus, MemoryMiB = MemoryMiB, Network = network,
             Bridge = Bridge, Address = IPAddress, Gateway = Gateway, Volumes = Volume, KernelArguments = KernelArguments,
         };
         try
@@ -57,11 +60,36 @@ public sealed class NewMyVmCommand : MyHypervisorCmdlet
             var what = $"{definition.Cpus} CPU, {definition.MemoryMiB} MiB, image '{definition.Image}', network {definition.Network}";
             if (!ShouldProcess($"VM '{Name}' ({what})", "Create")) return;
             WriteObject(Manager.Create(definition, CreateContext()));
+            WarnAboutMissingPrerequisites(definition);
         }
         catch (MyHvException e)
         {
             // The invocation's own values are wrong: nothing was created, and nothing can be for this input.
             ThrowVmError(e, Name);
         }
+    }
+
+    /// <summary>
+    /// A relative image folder path (one with a '/') means relative to the PowerShell location, as
+    /// for any cmdlet, not to the process's working directory, which PowerShell never changes.
+    /// </summary>
+    private string ResolveImagePath(string image) =>
+        image.Contains('/') && !System.IO.Path.IsPathRooted(image)
+            ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(image)
+            : image;
+
+    /// <summary>
+    /// A definition needs no hypervisor, so New-MyVm succeeds without one; but the user learns now,
+    /// not at Start-MyVm, that this host cannot run it yet, and where to look.
+    /// </summary>
+    private void WarnAboutMissingPrerequisites(VmDefinition definition)
+    {
+        var driver = Core.Lifecycle.VmManager.DriverFor(definition.Hypervisor);
+        if (driver.FindExecutable() is null)
+            WriteWarning($"VM '{definition.Name}' was created, but the {driver.Name} hypervisor is not installed, so Start-MyVm will fail " +
+                "with PrerequisiteMissing. Run Test-MyVmHost to see what this host lacks and how to install it.");
+        if (definition.Volumes.Count > 0 && Core.Volumes.VirtiofsdLauncher.Find() is null)
+            WriteWarning($"VM '{definition.Name}' was created, but virtiofsd (needed for its volumes) is not installed. " +
+                "Run Test-MyVmHost to see how to install it.");
     }
 }

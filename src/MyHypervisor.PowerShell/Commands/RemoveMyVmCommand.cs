@@ -13,6 +13,8 @@ namespace MyHypervisor.PowerShell.Commands;
 public sealed class RemoveMyVmCommand : MyHypervisorCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    // An empty name reaches the name rules, so it fails as InvalidVmName like any other bad name.
+    [AllowEmptyString]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(VmNameCompleter))]
     public string[] Name { get; set; } = Array.Empty<string>();

@@ -11,7 +11,7 @@ public sealed class ImageNameCompleter : IArgumentCompleter
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters)
     {
-        var pattern = new WildcardPattern(wordToComplete.Trim('\'', '"') + "*", WildcardOptions.IgnoreCase);
+        var pattern = VmNameCompleter.PrefixPattern(wordToComplete);
         IReadOnlyList<Core.Images.GuestImage> images;
         try { images = VmManager.FromEnvironment().Images.List(); }
         catch (Core.Errors.MyHvException) { yield break; }

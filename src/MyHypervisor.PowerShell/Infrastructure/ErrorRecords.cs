@@ -6,9 +6,14 @@ namespace MyHypervisor.PowerShell.Infrastructure;
 /// <summary>Core errors as ErrorRecords: the contract id first, a deliberate category, the VM as target.</summary>
 public static class ErrorRecords
 {
-    public static ErrorRecord From(MyHvException error, object? target)
+    /// <param name="commandType">
+    /// For records made outside WriteError (a job's Error stream): the cmdlet's type, appended to the
+    /// id as WriteError would, so a job's errors carry the same FullyQualifiedErrorId as the foreground's.
+    /// </param>
+    public static ErrorRecord From(MyHvException error, object? target, Type? commandType = null)
     {
-        var record = new ErrorRecord(error, error.Kind.ToString(), CategoryOf(error.Kind), target ?? error.VmName);
+        var id = commandType is null ? error.Kind.ToString() : $"{error.Kind},{commandType.FullName}";
+        var record = new ErrorRecord(error, id, CategoryOf(error.Kind), target ?? error.VmName);
         var hint = HintFor(error);
         if (hint is not null) record.ErrorDetails = new ErrorDetails(error.Message) { RecommendedAction = hint };
         return record;
@@ -19,7 +24,8 @@ public static class ErrorRecords
         MyHvErrorKind.VmNotFound => ErrorCategory.ObjectNotFound,
         MyHvErrorKind.ImageNotFound => ErrorCategory.ObjectNotFound,
         MyHvErrorKind.VmNotRunning => ErrorCategory.InvalidOperation,
-        MyHvErrorKind.VmAlreadyRunning => ErrorCategory.ResourceExists,
+        // The VM is in the wrong state for the action (start a running VM, remove it without -Force).
+        MyHvErrorKind.VmAlreadyRunning => ErrorCategory.InvalidOperation,
         MyHvErrorKind.VmBusy => ErrorCategory.ResourceBusy,
         MyHvErrorKind.InvalidVmName => ErrorCategory.InvalidArgument,
         MyHvErrorKind.InvalidVmSpec => ErrorCategory.InvalidArgument,

@@ -15,6 +15,8 @@ public abstract class VmBatchCmdlet : MyHypervisorCmdlet
     private readonly List<string> confirmed = new();
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    // An empty name reaches the name rules, so it fails as InvalidVmName like any other bad name.
+    [AllowEmptyString]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(VmNameCompleter))]
     public string[] Name { get; set; } = Array.Empty<string>();
@@ -40,22 +42,28 @@ public abstract class VmBatchCmdlet : MyHypervisorCmdlet
                 confirmed.Add(name);
     }
 
+    /// <summary>The overall bar's title when several VMs are acted on: "Start-MyVm: 3 VMs".</summary>
+    private string OverallActivity => $"{ActionVerb}-MyVm: {confirmed.Count} VMs";
+
     protected override void EndProcessing()
     {
         if (confirmed.Count == 0) { base.EndProcessing(); return; }
         if (AsJob)
         {
-            var job = new VmBatchJob($"{ActionVerb}-MyVm {string.Join(", ", confirmed)}", MyInvocation.Line, confirmed.ToArray(), Act, PassThru);
+            var names = string.Join(", ", confirmed);
+            var job = new VmBatchJob($"{ActionVerb}-MyVm {names}", $"{ActionVerb}-MyVm -Name {names}", confirmed.ToArray(), Act, PassThru,
+                OverallActivity, GetType());
             JobRepository.Add(job);
             job.StartInBackground();
             WriteObject(job);
             return;
         }
-        var progress = new ProgressReporter(this, $"{ActionVerb} {confirmed.Count} VMs", confirmed.Count);
+        var progress = new ProgressReporter(this, OverallActivity, confirmed.Count);
         var context = CreateContext(progress.Report);
         foreach (var name in confirmed)
         {
             if (Cancellation.IsCancellationRequested) break;
+            progress.VmBegin(name);
             object? result = null;
             var ok = TryForVm(name, () => result = Act(name, context));
             progress.VmDone(name);

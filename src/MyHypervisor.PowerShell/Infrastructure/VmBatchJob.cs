@@ -13,14 +13,19 @@ public sealed class VmBatchJob : Job
     private readonly string[] names;
     private readonly Func<string, OperationContext, object?> action;
     private readonly bool passThru;
+    private readonly string overallActivity;
+    private readonly Type commandType;
     private readonly CancellationTokenSource cancellation = new();
 
-    public VmBatchJob(string name, string command, string[] names, Func<string, OperationContext, object?> action, bool passThru)
+    public VmBatchJob(string name, string command, string[] names, Func<string, OperationContext, object?> action, bool passThru,
+        string overallActivity, Type commandType)
         : base(command, name)
     {
         this.names = names;
         this.action = action;
         this.passThru = passThru;
+        this.overallActivity = overallActivity;
+        this.commandType = commandType;
         PSJobTypeName = "MyVmJob";
     }
 
@@ -36,15 +41,34 @@ public sealed class VmBatchJob : Job
 
     private void Run()
     {
+        var failed = false;
+        try
+        {
+            RunEach(ref failed);
+        }
+        catch (Exception e)
+        {
+            // Never leave a job Running forever: whatever escaped ends it as Failed.
+            failed = true;
+            Error.Add(new ErrorRecord(e, $"VmJobFailed,{commandType.FullName}", ErrorCategory.NotSpecified, null));
+        }
+        // Failed when any VM failed (the others were still handled; the errors are in the Error stream).
+        SetJobState(cancellation.IsCancellationRequested ? JobState.Stopped : failed ? JobState.Failed : JobState.Completed);
+    }
+
+    private void RunEach(ref bool failed)
+    {
+        // The same bars as in the foreground: one per VM, under an overall bar when there are several.
+        var progress = new ProgressReporter(record => Progress.Add(record), overallActivity, names.Length);
         var context = new OperationContext(
             message => Verbose.Add(new VerboseRecord(message)),
-            update => Progress.Add(new ProgressRecord(1, update.Activity, update.Status) { PercentComplete = Math.Clamp(update.Percent, -1, 100) }),
+            progress.Report,
             cancellation.Token,
             message => Warning.Add(new WarningRecord(message)));
-        var failed = false;
         foreach (var name in names)
         {
             if (cancellation.IsCancellationRequested) break;
+            progress.VmBegin(name);
             try
             {
                 var result = action(name, context);
@@ -53,15 +77,15 @@ public sealed class VmBatchJob : Job
             catch (MyHvException e)
             {
                 failed = true;
-                Error.Add(ErrorRecords.From(e, name));
+                Error.Add(ErrorRecords.From(e, name, commandType));
             }
             catch (Exception e)
             {
                 failed = true;
-                Error.Add(new ErrorRecord(e, "VmJobFailed", ErrorCategory.NotSpecified, name));
+                Error.Add(new ErrorRecord(e, $"VmJobFailed,{commandType.FullName}", ErrorCategory.NotSpecified, name));
             }
+            progress.VmDone(name);
         }
-        SetJobState(cancellation.IsCancellationRequested ? JobState.Stopped : failed ? JobState.Failed : JobState.Completed);
     }
 
     public override void StopJob() => cancellation.Cancel();
