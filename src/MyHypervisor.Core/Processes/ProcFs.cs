@@ -68,6 +68,14 @@ public static class ProcFs
         catch (UnauthorizedAccessException) { return null; }
     }
 
+    /// <summary>True while threads other than the group leader <paramref name="pid"/> still exist (exiting ones included).</summary>
+    public static bool HasOtherThreads(int pid)
+    {
+        try { return Directory.EnumerateDirectories($"/proc/{pid}/task").Skip(1).Any(); }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
+
     public static IEnumerable<int> AllPids()
     {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))

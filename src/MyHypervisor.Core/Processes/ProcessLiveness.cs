@@ -19,7 +19,11 @@ public static class ProcessLiveness
     {
         if (identity.BootId != ProcFs.BootId) return false;
         var stat = ProcFs.ReadStat(identity.Pid);
-        if (stat is null || stat.HasExited || stat.StartTicks != identity.StartTicks) return false;
+        if (stat is null || stat.StartTicks != identity.StartTicks) return false;
+        // A thread-group leader shows 'Z' as soon as its own thread has exited, while the other
+        // threads of a SIGKILLed or quitting QEMU may still be tearing down, holding its sockets,
+        // its memory and its disk's lock: the process is gone only when no other thread is left.
+        if (stat.HasExited && !ProcFs.HasOtherThreads(identity.Pid)) return false;
         if (identity.Executable is null) return true;
         var exe = ProcFs.ReadExecutable(identity.Pid);
         return exe is null || Path.GetFileName(exe) == Path.GetFileName(identity.Executable);

@@ -49,8 +49,7 @@ public sealed class QemuDriver : IHypervisorDriver
 
     public void WaitUntilRunning(HypervisorEndpoint endpoint, TimeSpan timeout, CancellationToken cancel)
     {
-        using var qmp = QmpClient.Connect(endpoint.ApiSocket, timeout, cancel);
-        var status = qmp.Execute("query-status") as JsonObject;
+        var status = QmpClient.Call(endpoint.ApiSocket, "query-status", timeout, cancel: cancel) as JsonObject;
         var running = status?["running"]?.GetValue<bool>() ?? false;
         if (!running)
             throw new InvalidOperationException($"QEMU reports the guest as '{status?["status"]}', not running.");
@@ -58,22 +57,19 @@ public sealed class QemuDriver : IHypervisorDriver
 
     public void RequestPowerOff(HypervisorEndpoint endpoint)
     {
-        using var qmp = QmpClient.Connect(endpoint.ApiSocket, TimeSpan.FromSeconds(2));
-        qmp.Execute("system_powerdown");
+        QmpClient.Call(endpoint.ApiSocket, "system_powerdown", TimeSpan.FromSeconds(2));
     }
 
     public void Quit(HypervisorEndpoint endpoint)
     {
-        using var qmp = QmpClient.Connect(endpoint.ApiSocket, TimeSpan.FromSeconds(2));
-        try { qmp.Execute("quit", null, TimeSpan.FromSeconds(2)); }
-        catch (QmpConnectionException) { /* QEMU may close the socket before the reply: it is quitting. */ }
+        // QEMU may close the socket before the reply: it is quitting.
+        QmpClient.Call(endpoint.ApiSocket, "quit", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2), closeAnswers: true);
     }
 
     public DiskCounters ReadDiskCounters(HypervisorEndpoint endpoint)
     {
-        using var qmp = QmpClient.Connect(endpoint.ApiSocket, TimeSpan.FromSeconds(2));
         long read = 0, written = 0;
-        if (qmp.Execute("query-blockstats") is JsonArray devices)
+        if (QmpClient.Call(endpoint.ApiSocket, "query-blockstats", TimeSpan.FromSeconds(2)) is JsonArray devices)
             foreach (var device in devices.OfType<JsonObject>())
             {
                 // Top-level entries are the guest's devices; nested parents would count bytes twice.

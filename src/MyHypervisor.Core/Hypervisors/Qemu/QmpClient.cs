@@ -32,41 +32,99 @@ public sealed class QmpClient : IDisposable
     /// Connects, retrying while the socket file is missing or refuses (QEMU may not be listening
     /// yet), then reads the greeting and negotiates capabilities.
     /// </summary>
-    public static QmpClient Connect(string socketPath, TimeSpan timeout, CancellationToken cancel = default)
+    public static QmpClient Connect(string socketPath, TimeSpan timeout, CancellationToken cancel = default) =>
+        Open(socketPath, timeout, null, cancel).Client;
+
+    /// <summary>
+    /// Runs one command on a new connection (connecting as <see cref="Connect"/> does). The command
+    /// is written together with the capability negotiation, so the greeting and both replies come
+    /// back in one round trip instead of three: on a busy host each round trip means waiting for
+    /// QEMU, then for a CPU. With <paramref name="closeAnswers"/>, QEMU closing the connection once
+    /// it has greeted counts as the answer (a quit may close before it replies); null is returned.
+    /// </summary>
+    public static JsonNode? Call(string socketPath, string command, TimeSpan connectTimeout, TimeSpan? timeout = null,
+        bool closeAnswers = false, CancellationToken cancel = default)
+    {
+        QmpClient client;
+        string id;
+        try
+        {
+            (client, var pending) = Open(socketPath, connectTimeout, command, cancel);
+            id = pending!;
+        }
+        catch (QmpConnectionException e) when (closeAnswers && e.Data.Contains(GreetedKey)) { return null; }
+        using (client)
+        {
+            try { return client.Await(command, id, timeout ?? TimeSpan.FromSeconds(10)); }
+            catch (QmpConnectionException) when (closeAnswers) { return null; }
+        }
+    }
+
+    private const string GreetedKey = "myhv.greeted";
+
+    /// <summary>
+    /// Connects and negotiates; with <paramref name="command"/>, also sends it right behind the
+    /// negotiation and returns its pending id. The requests are written before the greeting is
+    /// read: QEMU reads them once it has greeted, in order. A failure once QEMU has greeted is not
+    /// retried when a command was sent (it may have run): it is thrown, marked as greeted.
+    /// </summary>
+    private static (QmpClient Client, string? Id) Open(string socketPath, TimeSpan timeout, string? command, CancellationToken cancel)
     {
         var deadline = DateTime.UtcNow + timeout;
-        var delay = 5;
+        var delay = 1;
         while (true)
         {
             var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            QmpClient? client = null;
             try
             {
                 socket.Connect(new UnixDomainSocketEndPoint(socketPath));
-                var client = new QmpClient(socket);
-                client.Handshake(deadline - DateTime.UtcNow);
-                return client;
+                client = new QmpClient(socket);
+                var capabilities = client.Send("qmp_capabilities", null);
+                var id = command is null ? null : client.Send(command, null);
+                client.Handshake(capabilities, deadline - DateTime.UtcNow);
+                return (client, id);
             }
             catch (Exception e) when (e is SocketException or IOException or QmpConnectionException)
             {
-                socket.Dispose();
+                var greeted = client?.greeted ?? false;
+                if (client is not null) client.Dispose(); else socket.Dispose();
+                if (greeted && command is not null)
+                {
+                    var failure = new QmpConnectionException($"QMP at {socketPath} failed after {command} was sent: {e.Message}", e);
+                    failure.Data[GreetedKey] = true;
+                    throw failure;
+                }
                 if (DateTime.UtcNow >= deadline)
                     throw new QmpConnectionException($"cannot reach QMP at {socketPath}: {e.Message}", e);
                 cancel.ThrowIfCancellationRequested();
                 Thread.Sleep(delay);
-                delay = Math.Min(delay * 2, 50);
+                delay = Math.Min(delay * 2, 20);
+            }
+            catch
+            {
+                if (client is not null) client.Dispose(); else socket.Dispose();
+                throw;
             }
         }
     }
 
-    private void Handshake(TimeSpan timeout)
+    private bool greeted;
+
+    private void Handshake(string capabilitiesId, TimeSpan timeout)
     {
         var greeting = ReadMessage(timeout < TimeSpan.FromMilliseconds(100) ? TimeSpan.FromMilliseconds(100) : timeout);
         if (greeting["QMP"] is null) throw new QmpConnectionException("the socket did not greet with QMP");
-        Execute("qmp_capabilities", null, TimeSpan.FromSeconds(5));
+        greeted = true;
+        Await("qmp_capabilities", capabilitiesId, TimeSpan.FromSeconds(5));
     }
 
     /// <summary>Runs a command and returns its "return" value; a QMP error becomes a <see cref="QmpException"/>.</summary>
-    public JsonNode? Execute(string command, object? arguments = null, TimeSpan? timeout = null)
+    public JsonNode? Execute(string command, object? arguments = null, TimeSpan? timeout = null) =>
+        Await(command, Send(command, arguments), timeout ?? TimeSpan.FromSeconds(10));
+
+    /// <summary>Writes a request and returns its id, without waiting for the reply.</summary>
+    private string Send(string command, object? arguments)
     {
         var id = $"myhv-{++nextId}";
         var request = new JsonObject { ["execute"] = command, ["id"] = id };
@@ -74,8 +132,13 @@ public sealed class QmpClient : IDisposable
         var bytes = Encoding.UTF8.GetBytes(request.ToJsonString() + "\n");
         try { stream.Write(bytes); }
         catch (IOException e) { throw new QmpConnectionException($"QMP connection lost while sending {command}: {e.Message}", e); }
+        return id;
+    }
 
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+    /// <summary>Reads until the reply with this id (events are kept aside, other replies skipped).</summary>
+    private JsonNode? Await(string command, string id, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
             var message = ReadMessage(deadline - DateTime.UtcNow);
