@@ -4,9 +4,9 @@ Helpers for the MyHypervisor Pester suites. Import from a suite's BeforeAll:
     BeforeAll {
         Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force   # adjust the relative path
         Import-MyHvTestModule
-        $script:home = New-MyHvTestHome
+        $script:testHome = New-MyHvTestHome
     }
-    AfterAll { Assert-MyHvNoLeftovers -Home $script:home }
+    AfterAll { Assert-MyHvNoLeftovers -Home $script:testHome }
 
 Under tests/Pester/Invoke-TestRun.ps1 each suite gets its own short MYHV_TEST_ROOT, which the
 runner deletes and checks for leaks afterwards; these helpers keep everything under it.
@@ -138,7 +138,7 @@ function Assert-MyHvNoLeftovers {
         Throws, listing them, when anything of a test home is left: processes naming it, sockets,
         mounts, virtiofsd lock files, new mh* network devices (see Get-MyHvLeftover).
     .EXAMPLE
-        AfterAll { Assert-MyHvNoLeftovers -Home $script:home }
+        AfterAll { Assert-MyHvNoLeftovers -Home $script:testHome }
     #>
     [CmdletBinding()]
     param([Parameter(Mandatory)] [Alias('Home')] [string] $HomePath)

@@ -12,6 +12,12 @@ public enum ArtifactKind
     HelperLockFile,
     Process,
     TapDevice,
+    /// <summary>
+    /// A mount the module made at Path (a read-only bind mount of a shared folder, Name its source).
+    /// Undone by unmounting it and removing the then empty mount-point directory; never by deleting
+    /// through it.
+    /// </summary>
+    Mount,
     /// <summary>state.json written as Running; undone by writing back what it held before.</summary>
     CommittedState,
 }

@@ -13,7 +13,7 @@ public sealed record ArtifactRecord
     public required string Step { get; init; }
     public ArtifactScope Scope { get; init; } = ArtifactScope.Run;
     public string? Path { get; init; }
-    /// <summary>A device name (TAP).</summary>
+    /// <summary>A device name (TAP); for a Mount, the folder mounted.</summary>
     public string? Name { get; init; }
     /// <summary>A started process, once its pid is known.</summary>
     public ProcessIdentity? Process { get; init; }
@@ -34,6 +34,7 @@ public sealed record ArtifactRecord
         ArtifactKind.OverlayDisk => $"disk overlay {Path}",
         ArtifactKind.HelperLockFile => $"helper lock file {Path}",
         ArtifactKind.Directory => $"directory {Path}",
+        ArtifactKind.Mount => $"read-only bind mount {Path}{(Name is null ? "" : $" of {Name}")}",
         _ => $"file {Path}",
     };
 }

@@ -34,6 +34,7 @@ public static class ArtifactUndo
                 ArtifactKind.Directory => DeleteDirectory(record.Path!),
                 ArtifactKind.Process => EndProcesses(record),
                 ArtifactKind.TapDevice => DeleteTap(record.Name!),
+                ArtifactKind.Mount => Unmount(record.Path!),
                 ArtifactKind.CommittedState => RestoreState(record),
                 _ => throw new InvalidOperationException($"no undo for {record.Kind}"),
             };
@@ -53,10 +54,34 @@ public static class ArtifactUndo
         return UndoResult.Removed;
     }
 
+    /// <summary>
+    /// Deletes a directory tree, but never one that holds a mount point: a recursive delete would
+    /// go through a bind mount and delete the files of the folder mounted there (a user's shared
+    /// folder). Such a tree is left as it is and reported as Failed; the mount's own undo (newer
+    /// in the ledger, so run first) or Repair-MyVm unmounts it.
+    /// </summary>
     private static UndoResult DeleteDirectory(string path)
     {
         if (!Directory.Exists(path)) return UndoResult.AlreadyGone;
+        var mounts = Volumes.BindMounts.MountPointsUnder(path);
+        if (mounts.Count > 0)
+            throw new InvalidOperationException(
+                $"not deleted: it holds mount point(s) {string.Join(", ", mounts)}, and nothing may be deleted through a mount");
         Directory.Delete(path, recursive: true);
+        return UndoResult.Removed;
+    }
+
+    /// <summary>
+    /// Unmounts (a mount already gone counts as done, as /proc/self/mountinfo tells), then removes
+    /// the mount-point directory only if it is empty: whatever is in it is not ours to delete.
+    /// </summary>
+    private static UndoResult Unmount(string mountPoint)
+    {
+        var unmounted = Volumes.BindMounts.Unmount(mountPoint);
+        if (!Directory.Exists(mountPoint)) return unmounted ? UndoResult.Removed : UndoResult.AlreadyGone;
+        if (Directory.EnumerateFileSystemEntries(mountPoint).Any())
+            throw new InvalidOperationException($"the mount point {mountPoint} is not mounted but not empty either; left as it is");
+        Directory.Delete(mountPoint, recursive: false);
         return UndoResult.Removed;
     }
 

@@ -2,6 +2,7 @@ using MyHypervisor.Core.Configuration;
 using MyHypervisor.Core.Errors;
 using MyHypervisor.Core.Hypervisors;
 using MyHypervisor.Core.Images;
+using MyHypervisor.Core.Ledger;
 using MyHypervisor.Core.Networking;
 using MyHypervisor.Core.Processes;
 using MyHypervisor.Core.Volumes;
@@ -73,8 +74,22 @@ public sealed class StartPreflight(MyHvPaths paths, ImageCatalog images, Acceler
         }
         if (Directory.Exists(runtime))
         {
+            // A mount left under it (a read-only bind mount of a shared folder) is unmounted first:
+            // the folder is never deleted through a mount (the Directory undo refuses to).
+            var stale = BindMounts.MountPointsUnder(runtime)
+                .Select(m => new ArtifactRecord { Kind = ArtifactKind.Mount, Step = "prepare", Path = m })
+                .Append(new ArtifactRecord { Kind = ArtifactKind.Directory, Step = "prepare", Path = runtime });
             context.Say($"Removing stale runtime folder {runtime}");
-            Directory.Delete(runtime, recursive: true);
+            foreach (var record in stale)
+            {
+                var outcome = ArtifactUndo.Undo(record);
+                context.Say($"  {outcome}");
+                if (outcome.Result == UndoResult.Failed)
+                    throw new MyHvException(MyHvErrorKind.VmStartFailed,
+                        $"VM '{definition.Name}' cannot start: its stale runtime folder could not be cleaned: {outcome}. " +
+                        $"Run 'Repair-MyVm -Name {definition.Name}'.", definition.Name)
+                    { FailedStep = "prepare" };
+            }
         }
     }
 }

@@ -199,15 +199,21 @@ public sealed class VmManager
 
     /// <summary>
     /// Artifacts of a VM that is not running, found by name rather than by record: processes
-    /// carrying its runtime folder on their command line, helper lock files, the runtime folder.
+    /// carrying its runtime folder on their command line, mounts under that folder (read-only
+    /// bind mounts of shared folders, newest first, as /proc/self/mountinfo lists them), helper
+    /// lock files, the runtime folder. They are undone together with the VM's recorded artifacts,
+    /// ordered by Seq: the processes first and the mounts next (above any ledger Seq), the runtime
+    /// folder last (below any), so no folder is deleted while a mount is still under it.
     /// </summary>
     private IEnumerable<ArtifactRecord> LeftoverRecords(string name)
     {
         var runtime = Paths.RuntimeDirectory(name);
-        yield return new ArtifactRecord { Seq = 3, Kind = ArtifactKind.Process, Step = "leftover", Marker = Paths.ProcessMarker(name) };
+        yield return new ArtifactRecord { Seq = int.MaxValue, Kind = ArtifactKind.Process, Step = "leftover", Marker = Paths.ProcessMarker(name) };
+        foreach (var mountPoint in BindMounts.MountPointsUnder(runtime))
+            yield return new ArtifactRecord { Seq = int.MaxValue - 1, Kind = ArtifactKind.Mount, Step = "leftover", Path = mountPoint };
         foreach (var lockFile in VirtiofsdLauncher.LockFilesUnder(runtime))
-            yield return new ArtifactRecord { Seq = 2, Kind = ArtifactKind.HelperLockFile, Step = "leftover", Path = lockFile };
-        yield return new ArtifactRecord { Seq = 1, Kind = ArtifactKind.Directory, Step = "leftover", Path = runtime };
+            yield return new ArtifactRecord { Seq = 1, Kind = ArtifactKind.HelperLockFile, Step = "leftover", Path = lockFile };
+        yield return new ArtifactRecord { Seq = 0, Kind = ArtifactKind.Directory, Step = "leftover", Path = runtime };
     }
 
     private VmInfo Info(VmSession session) =>

@@ -27,9 +27,14 @@ public sealed class VmSession : IDisposable
     /// <summary>Problems seen while reconciling (a dead helper process), not persisted.</summary>
     public List<string> Problems { get; } = new();
 
-    public void Save(VmState state)
+    /// <summary>
+    /// Writes the state atomically, flushed to disk. <paramref name="durable"/> false is for a
+    /// transient state that the next command re-derives anyway (Stopping): not worth an fsync, which
+    /// on a busy disk first writes out whatever else is dirty (a booting guest's disk writes).
+    /// </summary>
+    public void Save(VmState state, bool durable = true)
     {
-        store.WriteState(Name, state);
+        store.WriteState(Name, state, durable);
         State = state;
     }
 

@@ -8,7 +8,8 @@ namespace MyHypervisor.Core.Lifecycle;
 
 /// <summary>
 /// Stop is a ladder: the guest's power button (wait up to the timeout), then the hypervisor's
-/// quit, then SIGTERM, then SIGKILL. -Force skips asking the guest. Whichever rung ends the
+/// quit, then SIGTERM, then SIGKILL. -Force skips asking the guest, and so does a dead helper
+/// (the session's Problems: the guest could not finish a power-off). Whichever rung ends the
 /// process is recorded; then the run's artifacts are undone by the same code as a failed start.
 /// </summary>
 public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> drivers)
@@ -28,9 +29,16 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
         var driver = drivers(session.Definition.Hypervisor);
         var endpoint = new HypervisorEndpoint(store.Paths.ApiSocket(name));
         var process = state.Hypervisor;
-        session.Save(state with { Status = VmStatus.Stopping });
+        // Transient: if this process dies, the next command finds Stopping, or (after a host crash,
+        // as it may not have reached the disk) Running with a dead hypervisor; the reconciler ends
+        // both. No fsync for it (bench/results.md), unlike the final state below.
+        session.Save(state with { Status = VmStatus.Stopping }, durable: false);
 
-        var method = Ladder(name, driver, endpoint, process, options, context);
+        // Problems (filled when the session opened, by VmReconciler.CheckHelpers) mean a dead
+        // helper: a guest cannot unmount a volume whose virtiofsd is gone, so the power button
+        // would never complete; the ladder starts at the hypervisor's quit instead.
+        var skipGuest = session.Problems.Count > 0 ? string.Join("; ", session.Problems) : null;
+        var method = Ladder(name, driver, endpoint, process, options, skipGuest, context);
         Report(context, name, "Removing runtime artifacts", 90);
         var report = ArtifactUndo.UndoAll(state.Artifacts, context.Narrate);
         session.Save(state with
@@ -50,9 +58,12 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
     }
 
     private static StopMethod Ladder(string name, IHypervisorDriver driver, HypervisorEndpoint endpoint,
-        ProcessIdentity process, StopOptions options, OperationContext context)
+        ProcessIdentity process, StopOptions options, string? skipGuest, OperationContext context)
     {
-        if (!options.Force)
+        if (!options.Force && skipGuest is not null)
+            context.Say($"VM '{name}': not pressing the ACPI power button: {skipGuest}. " +
+                "The guest could not complete a power-off (it cannot unmount a volume whose daemon is gone)");
+        else if (!options.Force)
         {
             context.Say($"VM '{name}': pressing the ACPI power button; waiting up to {options.GuestTimeout.TotalSeconds:0} s");
             Report(context, name, "Pressing the ACPI power button", 5);

@@ -25,16 +25,15 @@ public static class ProcessTerminator
 
     public static bool WaitForExit(ProcessIdentity identity, TimeSpan timeout, CancellationToken cancel = default)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        // QEMU is usually gone within a millisecond or two of a quit or SIGTERM: poll tightly at
-        // first, then every 10 ms (a check is one /proc read; a longer sleep only adds latency).
-        var delay = 1;
+        var started = DateTime.UtcNow;
+        var deadline = started + timeout;
         while (ProcessLiveness.IsAlive(identity))
         {
             if (DateTime.UtcNow >= deadline) return false;
             cancel.ThrowIfCancellationRequested();
-            Thread.Sleep(delay);
-            delay = Math.Min(delay * 2, 10);
+            // QEMU is usually gone within a few milliseconds of a quit or SIGTERM: poll every
+            // millisecond at first (a check is a /proc read or two), then every 10 ms.
+            Thread.Sleep(DateTime.UtcNow - started < TimeSpan.FromMilliseconds(20) ? 1 : 10);
         }
         return true;
     }

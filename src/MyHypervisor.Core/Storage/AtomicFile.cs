@@ -8,7 +8,14 @@ public static class AtomicFile
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    public static void WriteAllText(string path, string content)
+    public static void WriteAllText(string path, string content) => WriteAllText(path, content, durable: true);
+
+    /// <summary>
+    /// As above; with <paramref name="durable"/> false the new content is not flushed to disk before
+    /// the rename: readers (and a later command after this process dies) still see the old content
+    /// or the new, but after a host crash the file may hold the old content.
+    /// </summary>
+    public static void WriteAllText(string path, string content, bool durable)
     {
         var directory = Path.GetDirectoryName(path)!;
         var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
@@ -25,7 +32,7 @@ public static class AtomicFile
             {
                 writer.Write(content);
                 writer.Flush();
-                stream.Flush(flushToDisk: true);
+                stream.Flush(flushToDisk: durable);
             }
             File.Move(temp, path, overwrite: true);
         }

@@ -69,8 +69,8 @@ public sealed class VmStore(MyHvPaths paths)
         return File.Exists(file) ? File.ReadAllText(file) : null;
     }
 
-    public void WriteState(string name, VmState state) =>
-        AtomicFile.WriteAllText(paths.StateFile(name), JsonSerializer.Serialize(state, Json.Options));
+    public void WriteState(string name, VmState state, bool durable = true) =>
+        AtomicFile.WriteAllText(paths.StateFile(name), JsonSerializer.Serialize(state, Json.Options), durable);
 
     public void Delete(string name)
     {

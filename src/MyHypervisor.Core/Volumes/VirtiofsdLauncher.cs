@@ -7,14 +7,16 @@ namespace MyHypervisor.Core.Volumes;
 
 /// <summary>
 /// Starts one virtiofsd per volume, before the hypervisor, with its vhost-user socket in the VM's
-/// runtime dir. The process, its socket and the pid lock file QEMU's C virtiofsd keeps under
-/// /run/virtiofsd are ledger artifacts, recorded before they exist.
+/// runtime dir. The process, its socket, its pid file, the pid lock file QEMU's C virtiofsd keeps
+/// under /run/virtiofsd and (read-only volumes served by the C daemon) the read-only bind mount it
+/// serves are ledger artifacts, recorded before they exist.
 /// </summary>
 public static class VirtiofsdLauncher
 {
     public const string ProgramName = "virtiofsd";
     private const string QemuBundled = "/usr/lib/qemu/virtiofsd";
     private const string LockFolder = "/run/virtiofsd";
+    private const string StartStopDaemon = "start-stop-daemon";
 
     /// <summary>A virtiofsd on PATH (the newer Rust daemon) is preferred over the C one QEMU ships.</summary>
     public static string? Find() => ProgramRunner.Find(ProgramName) ?? (File.Exists(QemuBundled) ? QemuBundled : null);
@@ -32,74 +34,117 @@ public static class VirtiofsdLauncher
         return Directory.EnumerateFiles(LockFolder).Where(f => Path.GetFileName(f).StartsWith(prefix, StringComparison.Ordinal)).ToList();
     }
 
-    /// <summary>
-    /// Runs the daemon as a plain child, started through /bin/sh with a fixed script and the values
-    /// as positional arguments (never interpolated): stdin from /dev/null, stdout and stderr to
-    /// <c>fs-&lt;tag&gt;.log</c> beside its socket, in a session of its own (setsid) so neither a
-    /// terminal's Ctrl+C nor the cmdlet's exit ends it. Every exec keeps the pid.
-    /// Why not --daemonize: the C daemon forks only after QEMU has connected, so a launcher that
-    /// waits for it to return would wait for a QEMU that is started after it.
-    /// A read-only volume served by the C daemon (it has no read-only export) runs in a private
-    /// mount namespace (unshare) where its source folder is bind-mounted read-only: the host
-    /// refuses writes even if the guest remounts the tag read-write, and the mount vanishes with
-    /// the process, so there is nothing more to clean up.
-    /// </summary>
-    private const string LaunchScript = """
-        log=$1 mode=$2 src=$3; shift 3
-        exec </dev/null >"$log" 2>&1
-        if [ "$mode" = hostro ]; then
-            exec setsid unshare --mount --propagation private -- /bin/sh -c 'mount --bind -- "$0" "$0" && mount -o remount,bind,ro -- "$0" && exec "$@"' "$src" "$@"
-        fi
-        exec setsid "$@"
-        """;
-
     /// <summary>The daemon's output, beside its socket in the runtime dir (removed with the run).</summary>
     public static string LogFileFor(string socketPath) => Path.ChangeExtension(socketPath, ".log");
 
+    /// <summary>The daemon's pid file (written by start-stop-daemon), beside its socket.</summary>
+    public static string PidFileFor(string socketPath) => Path.ChangeExtension(socketPath, ".pid");
+
+    /// <summary>Where a read-only volume's folder is bind-mounted read-only for the C daemon: ro-&lt;tag&gt; in the runtime dir.</summary>
+    public static string ReadOnlyMountPointFor(string socketPath, string tag) =>
+        Path.Combine(Path.GetDirectoryName(socketPath)!, "ro-" + tag);
+
+    /// <summary>
+    /// Starts the daemon detached with start-stop-daemon (dpkg), with an argument list, no shell:
+    /// --background forks twice into a session of its own (neither a terminal's Ctrl+C nor the
+    /// cmdlet's exit ends it), stdin from /dev/null, stdout and stderr to <c>fs-&lt;tag&gt;.log</c>
+    /// beside its socket, and --make-pidfile writes the pid that then execs virtiofsd (so the pid
+    /// file names the daemon itself). Why not virtiofsd's own --daemonize: the C daemon forks only
+    /// after QEMU has connected, so a launcher that waits for it to return would wait for a QEMU
+    /// that is started after it.
+    /// A read-only volume served by the C daemon (it has no read-only export) is enforced on the
+    /// host: its folder is bind-mounted read-only under the runtime dir and the daemon serves that
+    /// mount, so the host refuses writes even if the guest remounts the tag read-write. The mount
+    /// is a ledger artifact, undone (unmounted) after the daemon has ended and before the runtime
+    /// dir is removed.
+    /// Ledger order (newest first is the undo order): lock file, socket, pid file, mount, process;
+    /// so the process is ended before its mount, pid file, socket and lock file are removed.
+    /// </summary>
     public static void Start(VmVolume volume, string socketPath, StartTransaction transaction, CancellationToken cancel)
     {
         var program = Find() ?? throw new MyHvException(MyHvErrorKind.PrerequisiteMissing,
             "virtiofsd is not installed (it comes with the Debian package qemu-system-x86 as /usr/lib/qemu/virtiofsd). See Test-MyVmHost.");
+        var launcher = ProgramRunner.Find(StartStopDaemon) ?? throw new MyHvException(MyHvErrorKind.PrerequisiteMissing,
+            "start-stop-daemon (Debian package dpkg) is not installed; it starts virtiofsd detached.");
         var rust = Path.GetFileName(program) == ProgramName && program != QemuBundled && SupportsReadOnlyFlag(program);
         var hostReadOnly = volume.ReadOnly && !rust;
-        if (hostReadOnly && (ProgramRunner.Find("unshare") is null || ProgramRunner.Find("setsid") is null))
+        if (hostReadOnly && BindMounts.MissingProgram() is { } missing)
             throw new MyHvException(MyHvErrorKind.PrerequisiteMissing,
-                "A read-only volume served by QEMU's virtiofsd needs 'unshare' and 'setsid' (Debian package util-linux).");
+                $"A read-only volume served by QEMU's virtiofsd needs '{missing}' (Debian package util-linux).");
         var marker = "--socket-path=" + socketPath;
+        var pidFile = PidFileFor(socketPath);
+        var log = LogFileFor(socketPath);
 
-        // Recorded before they exist; the process last, so its undo (newest first) ends it before
-        // its socket and lock file are removed.
+        // Recorded before they exist, the process last (see above).
         var step = transaction.CurrentStep;
         transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.HelperLockFile, Step = step, Path = LockFileFor(socketPath) });
         transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = step, Path = socketPath });
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = step, Path = pidFile });
+        var source = volume.Path;
+        if (hostReadOnly)
+        {
+            source = ReadOnlyMountPointFor(socketPath, volume.Tag);
+            transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.Mount, Step = step, Path = source, Name = volume.Path });
+            BindMounts.BindReadOnly(volume.Path, source);
+        }
         var record = transaction.Intend(new ArtifactRecord
         {
             Kind = ArtifactKind.Process, Step = step, Program = program, Marker = marker, Name = $"volume '{volume.Tag}'",
         });
 
-        var arguments = new List<string> { marker, "-o", $"source={volume.Path}", "-o", "cache=auto" };
+        var arguments = new List<string>
+        {
+            "--start", "--background", "--output", log, "--chdir", "/", "--make-pidfile", "--pidfile", pidFile,
+            "--exec", program, "--", marker, "-o", $"source={source}", "-o", "cache=auto",
+        };
         if (rust && volume.ReadOnly) arguments.Add("--readonly");
-        var log = LogFileFor(socketPath);
-        var info = new System.Diagnostics.ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = "/" };
-        foreach (var argument in new[] { "-c", LaunchScript, "sh", log, hostReadOnly ? "hostro" : "rw", volume.Path, program }.Concat(arguments))
-            info.ArgumentList.Add(argument);
-        using (System.Diagnostics.Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}")) { }
+        // A stale pid file naming a live virtiofsd would make start-stop-daemon refuse ("already running").
+        if (File.Exists(pidFile)) File.Delete(pidFile);
+        var launch = ProgramRunner.Run(launcher, arguments, TimeSpan.FromSeconds(30));
+        if (launch.ExitCode != 0)
+            throw new InvalidOperationException(
+                $"start-stop-daemon could not start virtiofsd for volume '{volume.Tag}' (exit {launch.ExitCode}): {launch.Describe()}{LogTail(log)}");
 
+        // start-stop-daemon returns once the pid file is written; the pid execs virtiofsd right after.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         ProcessIdentity? identity = null;
+        var exitedEarly = false;
         while (DateTime.UtcNow < deadline)
         {
             cancel.ThrowIfCancellationRequested();
-            identity ??= ProcessLiveness.FindByCommandLine(marker).FirstOrDefault(p => Path.GetFileName(p.Executable) == Path.GetFileName(program));
-            if (identity is not null && File.Exists(socketPath)) break;
-            if (identity is not null && !ProcessLiveness.IsAlive(identity)) break;
+            if (identity is null && ReadPidFile(pidFile) is int pid)
+            {
+                identity = IdentifyDaemon(pid, program, marker);
+                if (identity is null && ProcFs.ReadStat(pid) is null or { HasExited: true }) { exitedEarly = true; break; }
+            }
+            if (identity is not null && (File.Exists(socketPath) || !ProcessLiveness.IsAlive(identity))) break;
             Thread.Sleep(10);
         }
         if (identity is not null) transaction.Update(record with { Process = identity });
-        if (identity is null || !ProcessLiveness.IsAlive(identity) || !File.Exists(socketPath))
-            throw new InvalidOperationException(identity is not null && !ProcessLiveness.IsAlive(identity)
-                ? $"virtiofsd for volume '{volume.Tag}' exited before it opened its socket{LogTail(log)}"
-                : $"virtiofsd for volume '{volume.Tag}' did not open its socket {socketPath} within 10 s{LogTail(log)}");
+        if (exitedEarly || (identity is not null && !ProcessLiveness.IsAlive(identity)))
+            throw new InvalidOperationException($"virtiofsd for volume '{volume.Tag}' exited before it opened its socket{LogTail(log)}");
+        if (identity is null)
+            throw new InvalidOperationException($"virtiofsd for volume '{volume.Tag}' did not start within 10 s (pid file {pidFile}){LogTail(log)}");
+        if (!File.Exists(socketPath))
+            throw new InvalidOperationException($"virtiofsd for volume '{volume.Tag}' did not open its socket {socketPath} within 10 s{LogTail(log)}");
+    }
+
+    /// <summary>
+    /// The pid file's process, once it runs <paramref name="program"/> with <paramref name="marker"/>
+    /// on its command line (before its exec it is still start-stop-daemon); null until then.
+    /// </summary>
+    private static ProcessIdentity? IdentifyDaemon(int pid, string program, string marker)
+    {
+        var executable = ProcFs.ReadExecutable(pid);
+        if (executable is null || Path.GetFileName(executable) != Path.GetFileName(program)) return null;
+        if (ProcFs.ReadCommandLine(pid) is not { } commandLine || !commandLine.Contains(marker, StringComparison.Ordinal)) return null;
+        return ProcessLiveness.Identify(pid);
+    }
+
+    private static int? ReadPidFile(string path)
+    {
+        try { return File.Exists(path) && int.TryParse(File.ReadAllText(path).Trim(), out var pid) && pid > 0 ? pid : null; }
+        catch (IOException) { return null; }
     }
 
     private static string LogTail(string log)
