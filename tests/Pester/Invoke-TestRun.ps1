@@ -47,18 +47,13 @@ $PSNativeCommandUseErrorActionPreference = $false   # native exit codes are chec
 
 $script:RepoRoot = Split-Path -Parent (Split-Path -Parent $PSScriptRoot)
 $script:ChildScript = Join-Path $PSScriptRoot 'Runner/RunnerChild.ps1'
-$script:PesterVersion = '6.2.0'   # keep in step with build/BuildCommon.ps1
+# The Pester version and its lookup in the NuGet cache have one home, shared with build.ps1.
+. (Join-Path $script:RepoRoot 'build/BuildCommon.ps1')
 
 function Write-RunnerLine {
     <# The runner's own lines. They never start with '[' (that is how suite lines start). #>
     param([string] $Text = '')
     Write-Host $Text
-}
-
-function Get-PesterManifestPath {
-    <# Same lookup as build/BuildCommon.ps1: the NuGet global packages folder (NUGET_PACKAGES wins). #>
-    $root = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages' }
-    Join-Path $root "pester/$script:PesterVersion/tools/Pester.psd1"
 }
 
 function Resolve-FullPath {

@@ -40,6 +40,11 @@ public sealed class HostInspector(MyHvPaths paths)
         checks.Add(virtiofsd is null
             ? Missing("Virtiofsd", "no virtiofsd for volumes", "apt-get install qemu-system-x86 (ships /usr/lib/qemu/virtiofsd) or a virtiofsd package")
             : Found("Virtiofsd", virtiofsd));
+        // virtiofsd is launched by start-stop-daemon (dpkg) and read-only volumes are bind mounts (util-linux).
+        var launcher = new[] { "start-stop-daemon", "mount", "umount" }.Where(p => ProgramRunner.Find(p) is null).ToList();
+        checks.Add(launcher.Count > 0
+            ? Missing("VolumeTools", $"missing for volumes: {string.Join(", ", launcher)}", "apt-get install dpkg util-linux")
+            : Found("VolumeTools", "start-stop-daemon, mount and umount"));
 
         var root = Mono.Unix.Native.Syscall.geteuid() == 0;
         var tun = File.Exists("/dev/net/tun");

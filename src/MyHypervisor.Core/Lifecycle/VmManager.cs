@@ -174,7 +174,9 @@ public sealed class VmManager
             stopper.Stop(session, new StopOptions(Force: true), context);
         }
         // Whatever still carries this VM's marker, or sits in its runtime folder, goes with it.
-        ArtifactUndo.UndoAll(LeftoverRecords(name).Concat(session?.State.Artifacts ?? Array.Empty<ArtifactRecord>()), context.Narrate);
+        var report = ArtifactUndo.UndoAll(LeftoverRecords(name).Concat(session?.State.Artifacts ?? Array.Empty<ArtifactRecord>()), context.Narrate);
+        foreach (var leftover in report.Leftovers)
+            context.Warning($"VM '{name}' is removed, but {leftover}.");
         store.Delete(name);
         context.Say($"Removed VM '{name}' and its disk");
         File.Delete(Paths.LockFile(name));
@@ -242,7 +244,7 @@ public sealed class VmManager
 
     private VmSession OpenLocked(string name, VmLock vmLock, OperationContext context) => OpenLocked(name, vmLock, context, out _);
 
-    /// <summary>Builds the session under a lock the caller holds (and releases if this throws).</summary>
+    /// <summary>Builds the session under a lock the caller holds (and releases, if this throws).</summary>
     private VmSession OpenLocked(string name, VmLock vmLock, OperationContext context, out IReadOnlyList<string> removed)
     {
         // Re-read under the lock: the VM may have been removed while we waited.
