@@ -26,13 +26,32 @@ try {
     }
     $psi.WorkingDirectory = $RepoRoot
     $psi.UseShellExecute = $false
+    # No terminal for the measured pwsh: on a terminal every progress record the cmdlets write
+    # costs a cursor-position round trip to it, which would time the terminal, not the module.
+    # Its output is relayed here line by line.
+    $psi.RedirectStandardInput = $true
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
     $psi.Environment.Remove('MYHV_FAILPOINTS')
     $child = [System.Diagnostics.Process]::Start($psi)
-    if (-not $child.WaitForExit($timeoutMinutes * 60 * 1000)) {
-        Write-Host "The benchmark ran past $timeoutMinutes minutes; ending it."
-        $child.Kill($true)
-        $child.WaitForExit()
+    $child.StandardInput.Close()
+    $stderr = $child.StandardError.ReadToEndAsync()
+    $deadline = [DateTime]::UtcNow.AddMinutes($timeoutMinutes)
+    $pending = $child.StandardOutput.ReadLineAsync()
+    while ($true) {
+        $left = ($deadline - [DateTime]::UtcNow).TotalMilliseconds
+        if ($left -le 0) {
+            Write-Host "The benchmark ran past $timeoutMinutes minutes; ending it."
+            $child.Kill($true)
+            break
+        }
+        if (-not $pending.Wait([int] [Math]::Min($left, 1000))) { continue }
+        if ($null -eq $pending.Result) { break }
+        Write-Host $pending.Result
+        $pending = $child.StandardOutput.ReadLineAsync()
     }
+    $child.WaitForExit()
+    if ($stderr.Wait(5000) -and $stderr.Result) { Write-Host $stderr.Result }
     $exitCode = $child.ExitCode
 }
 finally {

@@ -76,7 +76,7 @@ public sealed class VmReconciler(VmStore store)
             {
                 Status = VmStatus.Stopped, Hypervisor = null, Attempt = null, Artifacts = failedUndo,
                 StopMethod = StopMethod.AlreadyExited, StoppedAt = DateTimeOffset.UtcNow,
-                Reason = "The hypervisor exited on its own (the guest powered off).",
+                Reason = "The hypervisor exited on its own: the guest powered off, rebooted or panicked (see Get-MyVmConsole).",
                 ConsoleTail = null,
             });
             return report.Removed;
