@@ -58,6 +58,27 @@ function Get-MyHvNetDeviceName {
     @(Get-ChildItem -LiteralPath '/sys/class/net' -ErrorAction SilentlyContinue | Where-Object Name -Like 'mh*' | ForEach-Object Name)
 }
 
+function New-MyHvTestDir {
+    <#
+    .SYNOPSIS
+        Creates a fresh private (0700) directory named <Prefix>-XXXXXX and returns its full path.
+    .DESCRIPTION
+        Made by mktemp under $env:MYHV_TEST_ROOT (set by the runner, deleted by it afterwards) or,
+        when that is unset, directly under /tmp (left for you to delete). Keep -Prefix short: unix
+        socket paths below the directory must stay well below 108 bytes.
+    .EXAMPLE
+        $script:share = New-MyHvTestDir -Prefix 'mhS'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param([ValidatePattern('^[A-Za-z0-9]{1,8}$')] [string] $Prefix = 'mhT')
+    $base = if ($env:MYHV_TEST_ROOT -and (Test-Path -LiteralPath $env:MYHV_TEST_ROOT -PathType Container)) { $env:MYHV_TEST_ROOT } else { '/tmp' }
+    $mktemp = (Get-Command -Name mktemp -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
+    $dir = & $mktemp -d -p $base "$Prefix-XXXXXX"
+    if ($LASTEXITCODE -ne 0 -or -not $dir) { throw "mktemp could not create a test folder under $base" }
+    $dir.Trim()
+}
+
 function New-MyHvTestHome {
     <#
     .SYNOPSIS
@@ -73,11 +94,7 @@ function New-MyHvTestHome {
     [CmdletBinding()]
     [OutputType([string])]
     param()
-    $base = if ($env:MYHV_TEST_ROOT -and (Test-Path -LiteralPath $env:MYHV_TEST_ROOT -PathType Container)) { $env:MYHV_TEST_ROOT } else { '/tmp' }
-    $mktemp = (Get-Command -Name mktemp -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
-    $dir = & $mktemp -d -p $base 'mhH-XXXXXX'
-    if ($LASTEXITCODE -ne 0 -or -not $dir) { throw "mktemp could not create a test home under $base" }
-    $dir = $dir.Trim()
+    $dir = New-MyHvTestDir -Prefix 'mhH'
     $script:TapBaseline[$dir] = Get-MyHvNetDeviceName
     $env:MYHV_HOME = $dir
     $dir
@@ -179,5 +196,105 @@ function Skip-UnlessPrerequisite {
     Set-ItResult -Skipped -Because "prerequisite missing: $Name"
 }
 
-Export-ModuleMember -Function Get-MyHvRepoRoot, Import-MyHvTestModule, Get-MyHvNetDeviceName, New-MyHvTestHome,
-    Get-MyHvLeftover, Assert-MyHvNoLeftovers, Skip-UnlessPrerequisite
+function Get-MyHvPwshLaunchPrefix {
+    <#
+    .SYNOPSIS
+        How to start a pwsh like this one: the pwsh apphost, or (under `dotnet pwsh`) dotnet + $PSHOME/pwsh.dll.
+    #>
+    [CmdletBinding()]
+    [OutputType([string[]])]
+    param()
+    $exe = [Environment]::ProcessPath
+    if ([System.IO.Path]::GetFileNameWithoutExtension($exe) -eq 'pwsh') { return , @($exe) }
+    $dll = Join-Path $PSHOME 'pwsh.dll'
+    if (-not (Test-Path -LiteralPath $dll -PathType Leaf)) { throw "Cannot start a child pwsh: host is '$exe' and '$dll' does not exist." }
+    , @($exe, $dll)
+}
+
+function Start-MyHvPwsh {
+    <#
+    .SYNOPSIS
+        Starts a child pwsh the way this one runs (-NoProfile -NonInteractive) and returns its Process.
+    .DESCRIPTION
+        stdin is redirected and closed at once; stdout and stderr are redirected (UTF-8) and read
+        asynchronously from the start, so a chatty child never blocks: the returned Process carries
+        the read tasks as note properties StdoutTask and StderrTask (Wait-MyHvPwsh collects them).
+        The child inherits this process's environment, changed by -Environment.
+    .PARAMETER File
+        Runs a script file (pwsh -File); its parameters go in -ArgumentList.
+    .PARAMETER Command
+        Runs a command string (pwsh -Command).
+    .PARAMETER EncodedCommand
+        Script text, passed base64-encoded (pwsh -EncodedCommand), so no quoting can break it.
+    .PARAMETER ArgumentList
+        Further pwsh arguments, after -File/-Command/-EncodedCommand (or alone, as the raw argument list).
+    .PARAMETER WorkingDirectory
+        The child's current directory; the repository root unless given.
+    .PARAMETER Environment
+        Variables to set in the child; a $null value removes the variable.
+    .PARAMETER Wrapper
+        A program (and its arguments) to start pwsh through, e.g. @('ip', 'netns', 'exec', $ns) or @('setsid').
+    .EXAMPLE
+        $p = Start-MyHvPwsh -EncodedCommand 'Get-MyVm' -Environment @{ MYHV_ACCEL = 'tcg'; MYHV_FAILPOINTS = $null }
+        $done = Wait-MyHvPwsh -Process $p -TimeoutSeconds 120
+    .OUTPUTS
+        [System.Diagnostics.Process], with note properties StdoutTask and StderrTask.
+    #>
+    [CmdletBinding()]
+    [OutputType([System.Diagnostics.Process])]
+    param(
+        [string] $File,
+        [string] $Command,
+        [string] $EncodedCommand,
+        [string[]] $ArgumentList,
+        [string] $WorkingDirectory = (Get-MyHvRepoRoot),
+        [hashtable] $Environment = @{},
+        [string[]] $Wrapper
+    )
+    $argv = [System.Collections.Generic.List[string]]::new()
+    if ($Wrapper) { $argv.AddRange([string[]] $Wrapper) }
+    $argv.AddRange([string[]] (Get-MyHvPwshLaunchPrefix))
+    $argv.AddRange([string[]] @('-NoProfile', '-NonInteractive'))
+    if ($File) { $argv.Add('-File'); $argv.Add($File) }
+    if ($Command) { $argv.Add('-Command'); $argv.Add($Command) }
+    if ($EncodedCommand) { $argv.Add('-EncodedCommand'); $argv.Add([Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($EncodedCommand))) }
+    if ($ArgumentList) { $argv.AddRange([string[]] $ArgumentList) }
+    $psi = [System.Diagnostics.ProcessStartInfo]::new($argv[0])
+    foreach ($arg in $argv.GetRange(1, $argv.Count - 1)) { $psi.ArgumentList.Add($arg) }
+    $psi.WorkingDirectory = $WorkingDirectory
+    $psi.UseShellExecute = $false
+    $psi.RedirectStandardInput = $true
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $psi.StandardOutputEncoding = [System.Text.UTF8Encoding]::new($false)
+    $psi.StandardErrorEncoding = [System.Text.UTF8Encoding]::new($false)
+    foreach ($key in $Environment.Keys) {
+        if ($null -eq $Environment[$key]) { $null = $psi.Environment.Remove($key) } else { $psi.Environment[$key] = [string] $Environment[$key] }
+    }
+    $process = [System.Diagnostics.Process]::Start($psi)
+    $process.StandardInput.Close()
+    $process | Add-Member -NotePropertyName StdoutTask -NotePropertyValue $process.StandardOutput.ReadToEndAsync()
+    $process | Add-Member -NotePropertyName StderrTask -NotePropertyValue $process.StandardError.ReadToEndAsync() -PassThru
+}
+
+function Wait-MyHvPwsh {
+    <#
+    .SYNOPSIS
+        Waits for a child from Start-MyHvPwsh; past -TimeoutSeconds kills it and its children and throws.
+    .OUTPUTS
+        [pscustomobject] ExitCode (128 + signal when a signal ended it), Stdout, Stderr (text).
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] $Process, [int] $TimeoutSeconds = 300)
+    if (-not $Process.WaitForExit($TimeoutSeconds * 1000)) {
+        $Process.Kill($true)
+        $null = $Process.WaitForExit(10000)
+        $sofar = if ($Process.StdoutTask.Wait(5000)) { $Process.StdoutTask.Result } else { '' }
+        throw "The child pwsh (pid $($Process.Id)) did not finish within $TimeoutSeconds s; it was killed. stdout so far: $sofar"
+    }
+    $Process.WaitForExit()   # also waits for the redirected streams to reach their end
+    [pscustomobject]@{ ExitCode = $Process.ExitCode; Stdout = $Process.StdoutTask.Result; Stderr = $Process.StderrTask.Result }
+}
+
+Export-ModuleMember -Function Get-MyHvRepoRoot, Import-MyHvTestModule, Get-MyHvNetDeviceName, New-MyHvTestDir, New-MyHvTestHome,
+    Get-MyHvLeftover, Assert-MyHvNoLeftovers, Skip-UnlessPrerequisite, Get-MyHvPwshLaunchPrefix, Start-MyHvPwsh, Wait-MyHvPwsh

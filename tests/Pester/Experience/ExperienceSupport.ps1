@@ -94,13 +94,12 @@ function Remove-MyHvTestVms {
 function Invoke-MyHvChildPwsh {
     <#
     .SYNOPSIS
-        Runs a command in a child pwsh started like this one (native pwsh, or dotnet + pwsh.dll
-        under `dotnet pwsh`), with this process's environment. Returns its output lines (stderr
-        merged) and sets $LASTEXITCODE.
+        Runs a command in a child pwsh (Start-MyHvPwsh) with this process's environment and current
+        folder. Returns its output lines (stdout, then stderr) and sets $LASTEXITCODE.
     #>
     param([Parameter(Mandatory)] [string] $Command)
-    $exe = [Environment]::ProcessPath
-    $prefix = @()
-    if ([System.IO.Path]::GetFileNameWithoutExtension($exe) -ne 'pwsh') { $prefix = @(Join-Path $PSHOME 'pwsh.dll') }
-    & $exe @prefix -NoProfile -NonInteractive -Command $Command 2>&1 | ForEach-Object { "$_" }
+    $child = Start-MyHvPwsh -Command $Command -WorkingDirectory (Get-Location -PSProvider FileSystem).ProviderPath
+    $done = Wait-MyHvPwsh -Process $child -TimeoutSeconds 300
+    $global:LASTEXITCODE = $done.ExitCode
+    @(($done.Stdout + $done.Stderr) -split '\r?\n' | Where-Object { $_ -ne '' })
 }

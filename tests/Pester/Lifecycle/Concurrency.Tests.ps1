@@ -11,8 +11,7 @@ BeforeAll {
     $env:MYHV_ACCEL = 'tcg'
     $script:vmHome = New-MyHvTestHome
     $script:manifest = Join-Path (Get-MyHvRepoRoot) 'out/MyHypervisor/MyHypervisor.psd1'
-    $base = if ($env:MYHV_TEST_ROOT -and (Test-Path -LiteralPath $env:MYHV_TEST_ROOT)) { $env:MYHV_TEST_ROOT } else { '/tmp' }
-    $script:signals = (& mktemp -d -p $base 'mhC-XXXXXX').Trim()
+    $script:signals = New-MyHvTestDir -Prefix 'mhC'
 
     # Runs $env:LC_ACTION once the go file exists; writes its outcome as JSON (atomically).
     $script:childScript = @'
@@ -49,19 +48,19 @@ $result.Ended = [DateTime]::UtcNow.ToString('o')
                 LC_READY   = Join-Path $script:signals "$Tag-$i.ready"
                 LC_RESULT  = Join-Path $script:signals "$Tag-$i.json"
             }
-            [pscustomobject]@{ Env = $envVars; Child = Start-MyHvChildPwsh -Script $script:childScript -Environment $envVars }
+            [pscustomobject]@{ Env = $envVars; Child = Start-MyHvPwsh -EncodedCommand $script:childScript -Environment $envVars }
         }
         try {
             $deadline = [DateTime]::UtcNow.AddSeconds(180)
             while (@($children | Where-Object { -not (Test-Path -LiteralPath $_.Env.LC_READY) }).Count -gt 0) {
-                $dead = @($children | Where-Object { $_.Child.Process.HasExited })
-                if ($dead) { throw "A child exited before it was ready: $($dead[0].Child.Stderr.Result)" }
+                $dead = @($children | Where-Object { $_.Child.HasExited })
+                if ($dead) { throw "A child exited before it was ready: $($dead[0].Child.StderrTask.Result)" }
                 if ([DateTime]::UtcNow -gt $deadline) { throw 'The children did not get ready within 180 s' }
                 Start-Sleep -Milliseconds 20
             }
             [System.IO.File]::WriteAllText($go, 'go')
             foreach ($c in $children) {
-                $done = Wait-MyHvChildPwsh -Child $c.Child -TimeoutSeconds 300
+                $done = Wait-MyHvPwsh -Process $c.Child -TimeoutSeconds 300
                 if ($done.ExitCode -ne 0 -or -not (Test-Path -LiteralPath $c.Env.LC_RESULT)) {
                     throw "A child failed (exit $($done.ExitCode)): $($done.Stderr) $($done.Stdout)"
                 }
@@ -69,7 +68,7 @@ $result.Ended = [DateTime]::UtcNow.ToString('o')
             }
         }
         finally {
-            foreach ($c in $children) { if (-not $c.Child.Process.HasExited) { $c.Child.Process.Kill($true) } }
+            foreach ($c in $children) { if (-not $c.Child.HasExited) { $c.Child.Kill($true) } }
         }
     }
 }

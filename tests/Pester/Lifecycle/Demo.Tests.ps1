@@ -17,18 +17,17 @@ BeforeAll {
     $script:userHome = New-MyHvTestHome          # MYHV_HOME in this process from here on
     $null = New-MyVm -Name demo -Cpus 2 -ErrorAction Stop
     $script:userVmBefore = Get-MyHvTreeSnapshot -Path (Join-Path $script:userHome 'vms/demo')
-    $base = if ($env:MYHV_TEST_ROOT -and (Test-Path -LiteralPath $env:MYHV_TEST_ROOT)) { $env:MYHV_TEST_ROOT } else { '/tmp' }
-    $script:tmpDir = (& mktemp -d -p $base 'mhD-XXXXXX').Trim()
+    $script:tmpDir = New-MyHvTestDir -Prefix 'mhD'
 
     function Start-Demo {
         param([hashtable] $Environment)
         $envVars = @{ MYHV_DEMO_SKIP_BUILD = '1'; MYHV_FAILPOINTS = $null; NO_COLOR = '1' }
         foreach ($key in $Environment.Keys) { $envVars[$key] = $Environment[$key] }
-        Start-MyHvChildPwsh -Arguments @('-File', $script:buildScript, '-Task', 'Demo') -WorkingDirectory $script:repo -Environment $envVars
+        Start-MyHvPwsh -File $script:buildScript -ArgumentList '-Task', 'Demo' -WorkingDirectory $script:repo -Environment $envVars
     }
     function Complete-Demo {
         param($Child)
-        $done = Wait-MyHvChildPwsh -Child $Child -TimeoutSeconds 600
+        $done = Wait-MyHvPwsh -Process $Child -TimeoutSeconds 600
         $text = (($done.Stdout + "`n" + $done.Stderr) -replace '\x1B\[[0-9;?]*[A-Za-z]', '')
         [pscustomobject]@{ ExitCode = $done.ExitCode; Text = $text; Lines = @($text -split '\r?\n') }
     }

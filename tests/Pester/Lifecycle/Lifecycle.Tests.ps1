@@ -218,8 +218,7 @@ Describe '-Image takes a folder path' {
     BeforeAll {
         # A copy of the tiny image under another name, in a folder outside every image search path.
         $tiny = [MyHypervisor.Core.Images.ImageCatalog]::new([MyHypervisor.Core.Configuration.MyHvPaths]::FromEnvironment()).Resolve('tiny')
-        $base = if ($env:MYHV_TEST_ROOT -and (Test-Path -LiteralPath $env:MYHV_TEST_ROOT)) { $env:MYHV_TEST_ROOT } else { '/tmp' }
-        $script:imageParent = (& mktemp -d -p $base 'mhI-XXXXXX').Trim()
+        $script:imageParent = New-MyHvTestDir -Prefix 'mhI'
         $script:imageCopy = Join-Path $script:imageParent 'img'
         $null = New-Item -ItemType Directory -Path $script:imageCopy
         Get-ChildItem -LiteralPath $tiny.Folder -File | Copy-Item -Destination $script:imageCopy

@@ -13,8 +13,7 @@ BeforeAll {
     $null = New-MyVm -Name keep -Cpus 2 -MemoryMiB 128 -ErrorAction Stop
 
     # Folders for volumes, image folders and a plain file, outside both homes.
-    $base = if ($env:MYHV_TEST_ROOT -and (Test-Path -LiteralPath $env:MYHV_TEST_ROOT)) { $env:MYHV_TEST_ROOT } else { '/tmp' }
-    $script:scratch = (& mktemp -d -p $base 'mhV-XXXXXX').Trim()
+    $script:scratch = New-MyHvTestDir -Prefix 'mhV'
     $script:volA = (New-Item -ItemType Directory -Path (Join-Path $script:scratch 'a')).FullName
     $script:volB = (New-Item -ItemType Directory -Path (Join-Path $script:scratch 'b')).FullName
     $script:plainFile = Join-Path $script:scratch 'file.txt'

@@ -4,7 +4,7 @@ Not a suite (no .Tests.ps1). Import after TestHelpers.psm1:
 
     Import-Module "$PSScriptRoot/../Network/Issue5Helpers.psm1" -Force
 
-Child processes: Invoke-MyHvChild runs a script body in a fresh `dotnet pwsh` (optionally inside a
+Child processes: Invoke-MyHvChild runs a script body in a fresh pwsh (Start-MyHvPwsh) (optionally inside a
 network namespace), with the built module imported and $r (an ordered hashtable) to fill in; the
 child prints $r as one JSON line prefixed 'MHRESULT ', which comes back parsed as .Result.
 #>
@@ -16,7 +16,7 @@ $script:ResultPrefix = 'MHRESULT '
 function Invoke-MyHvChild {
     <#
     .SYNOPSIS
-        Runs $Body in a child `dotnet pwsh` (cwd: repo root) and returns ExitCode, Output (lines) and Result.
+        Runs $Body in a child pwsh (Start-MyHvPwsh; cwd: repo root) and returns ExitCode, Output (lines) and Result.
     .DESCRIPTION
         The child inherits this process's environment (MYHV_HOME, MYHV_TEST_ROOT ...) plus -Environment
         (a value of $null removes the variable in the child). Inside the body: the built module is imported,
@@ -54,38 +54,16 @@ $Body
     $file = Join-Path $dir ("child-{0}.ps1" -f [guid]::NewGuid().ToString('N').Substring(0, 8))
     Set-Content -LiteralPath $file -Value $script -Encoding utf8
 
-    $info = [System.Diagnostics.ProcessStartInfo]::new()
-    $info.WorkingDirectory = $root
-    $info.UseShellExecute = $false
-    $info.RedirectStandardOutput = $true
-    $info.RedirectStandardError = $true
-    $info.RedirectStandardInput = $true
-    $arguments = @('pwsh', '-NoProfile', '-NonInteractive', '-File', $file)
-    if ($Namespace) {
-        $info.FileName = 'ip'
-        $arguments = @('netns', 'exec', $Namespace, 'dotnet') + $arguments
-    } else {
-        $info.FileName = 'dotnet'
-    }
-    foreach ($a in $arguments) { $info.ArgumentList.Add($a) }
-    foreach ($k in $Environment.Keys) {
-        if ($null -eq $Environment[$k]) { [void] $info.Environment.Remove($k) } else { $info.Environment[$k] = [string] $Environment[$k] }
-    }
-    $info.Environment['NO_COLOR'] = '1'
-    $process = [System.Diagnostics.Process]::Start($info)
+    $childEnv = $Environment.Clone()
+    $childEnv['NO_COLOR'] = '1'
+    $wrapper = if ($Namespace) { @('ip', 'netns', 'exec', $Namespace) } else { @() }
+    $process = Start-MyHvPwsh -File $file -WorkingDirectory $root -Environment $childEnv -Wrapper $wrapper
     try {
-        $process.StandardInput.Close()
-        $stdout = $process.StandardOutput.ReadToEndAsync()
-        $stderr = $process.StandardError.ReadToEndAsync()
-        if (-not $process.WaitForExit($TimeoutSeconds * 1000)) {
-            $process.Kill($true)
-            throw "child pwsh ($file) did not finish within $TimeoutSeconds s"
-        }
-        $process.WaitForExit()
-        $lines = @(($stdout.Result + $stderr.Result) -split "`r?`n" | Where-Object { $_ -ne '' })
+        $done = Wait-MyHvPwsh -Process $process -TimeoutSeconds $TimeoutSeconds
+        $lines = @(($done.Stdout + $done.Stderr) -split "`r?`n" | Where-Object { $_ -ne '' })
         $json = $lines | Where-Object { $_.StartsWith($script:ResultPrefix) } | Select-Object -Last 1
         [pscustomobject]@{
-            ExitCode = $process.ExitCode
+            ExitCode = $done.ExitCode
             Output   = $lines
             Result   = if ($json) { $json.Substring($script:ResultPrefix.Length) | ConvertFrom-Json } else { $null }
         }

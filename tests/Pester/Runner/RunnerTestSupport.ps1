@@ -1,7 +1,7 @@
 # Support for Invoke-TestRun.Tests.ps1: runs Invoke-TestRun.ps1 as a child pwsh over fixture
 # folders, a few runs at a time (most of a run is pwsh and Pester starting up). Dot-sourced; not a suite.
 
-. (Join-Path $PSScriptRoot 'RunnerProcess.ps1')   # Get-PwshLaunchPrefix: start pwsh the way this one runs
+Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force   # Start-MyHvPwsh: start pwsh the way this one runs
 
 function Start-RunnerRun {
     <#
@@ -16,26 +16,14 @@ function Start-RunnerRun {
         [int] $SuiteTimeoutSeconds,
         [hashtable] $Environment = @{}
     )
-    $prefix = @(Get-PwshLaunchPrefix)
-    $psi = [System.Diagnostics.ProcessStartInfo]::new($prefix[0])
-    $arguments = @($prefix | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', $RunnerPath, '-Path', $FixturePath, '-OutputDir', $OutputDir)
+    $arguments = @('-Path', $FixturePath, '-OutputDir', $OutputDir)
     if ($SuiteTimeoutSeconds) { $arguments += @('-SuiteTimeoutSeconds', "$SuiteTimeoutSeconds") }
-    foreach ($a in $arguments) { $psi.ArgumentList.Add($a) }
-    $psi.UseShellExecute = $false
-    $psi.RedirectStandardInput = $true
-    $psi.RedirectStandardOutput = $true
-    $psi.RedirectStandardError = $true
-    $psi.StandardOutputEncoding = [System.Text.UTF8Encoding]::new($false)
-    $psi.StandardErrorEncoding = [System.Text.UTF8Encoding]::new($false)
-    foreach ($key in $Environment.Keys) {
-        if ($null -eq $Environment[$key]) { $null = $psi.Environment.Remove($key) } else { $psi.Environment[$key] = $Environment[$key] }
-    }
-    $process = [System.Diagnostics.Process]::Start($psi)
-    $process.StandardInput.Close()
+    $process = Start-MyHvPwsh -File $RunnerPath -ArgumentList $arguments -Environment $Environment `
+        -WorkingDirectory (Get-Location -PSProvider FileSystem).ProviderPath
     [pscustomobject]@{
         Process   = $process
-        Stdout    = $process.StandardOutput.ReadToEndAsync()
-        Stderr    = $process.StandardError.ReadToEndAsync()
+        Stdout    = $process.StdoutTask
+        Stderr    = $process.StderrTask
         OutputDir = $OutputDir
         Clock     = [System.Diagnostics.Stopwatch]::StartNew()
     }

@@ -120,3 +120,52 @@ Describe 'Import-MyHvTestModule' {
         @(Get-Command -Module MyHypervisor) | Should -Not -BeNullOrEmpty
     }
 }
+
+Describe 'New-MyHvTestDir' {
+    It 'makes a fresh private directory named Prefix-XXXXXX under MYHV_TEST_ROOT, without touching MYHV_HOME' {
+        $homeBefore = $env:MYHV_HOME
+        $dir = New-MyHvTestDir -Prefix 'mhZ'
+        $script:Homes.Add($dir)
+        $dir | Should -Exist
+        Split-Path -Leaf $dir | Should -Match '^mhZ-.{6}$'
+        (Get-Item -LiteralPath $dir).UnixFileMode | Should -Be ([System.IO.UnixFileMode] 'UserRead, UserWrite, UserExecute')
+        if ($env:MYHV_TEST_ROOT) { $dir | Should -BeLike "$($env:MYHV_TEST_ROOT)/*" }
+        $env:MYHV_HOME | Should -Be $homeBefore
+    }
+}
+
+Describe 'Start-MyHvPwsh / Wait-MyHvPwsh' {
+    It 'runs script text with changed environment (a $null value removes a variable) in the repository root, stdin closed' {
+        $env:MYHV_T_KEEP = 'kept'
+        $env:MYHV_T_GONE = 'should-go'
+        try {
+            $script = 'Write-Output "set=$env:MYHV_T_SET keep=$env:MYHV_T_KEEP gone=[$env:MYHV_T_GONE] cwd=$((Get-Location).Path) in=[$([Console]::In.ReadToEnd())]"; [Console]::Error.WriteLine("to-stderr"); exit 7'
+            $process = Start-MyHvPwsh -EncodedCommand $script -Environment @{ MYHV_T_SET = 'ü-set'; MYHV_T_GONE = $null }
+            $process | Should -BeOfType [System.Diagnostics.Process]
+            $done = Wait-MyHvPwsh -Process $process -TimeoutSeconds 120
+        }
+        finally { Remove-Item Env:MYHV_T_KEEP, Env:MYHV_T_GONE -ErrorAction SilentlyContinue }
+        $done.ExitCode | Should -Be 7
+        $done.Stdout.Trim() | Should -Be "set=ü-set keep=kept gone=[] cwd=$(Get-MyHvRepoRoot) in=[]"
+        $done.Stderr.Trim() | Should -Be 'to-stderr'
+    }
+
+    It 'passes -File with its arguments, in -WorkingDirectory, through a -Wrapper program' {
+        $dir = New-MyHvTestDir -Prefix 'mhP'
+        $script:Homes.Add($dir)
+        $file = Join-Path $dir 'child.ps1'
+        Set-Content -LiteralPath $file -Value 'param($A, $B) "a=$A b=$B cwd=$((Get-Location).Path) sid=$((Get-Content /proc/self/stat).Split('' '')[5]) pid=$PID"'
+        $setsid = (Get-Command -Name setsid -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
+        $process = Start-MyHvPwsh -File $file -ArgumentList '-A', 'one two', '-B', '2' -WorkingDirectory $dir -Wrapper $setsid
+        $done = Wait-MyHvPwsh -Process $process -TimeoutSeconds 120
+        $done.ExitCode | Should -Be 0 -Because $done.Stderr
+        $done.Stdout.Trim() -match "^a=one two b=2 cwd=$([regex]::Escape($dir)) sid=(\d+) pid=(\d+)$" | Should -BeTrue -Because $done.Stdout
+        $Matches[1] | Should -Be $Matches[2] -Because 'setsid made the child lead its own session'
+    }
+
+    It 'kills a child that outlives the timeout (with its children) and throws' {
+        $process = Start-MyHvPwsh -Command 'Start-Sleep -Seconds 300'
+        { Wait-MyHvPwsh -Process $process -TimeoutSeconds 2 } | Should -Throw '*did not finish within 2 s*'
+        $process.HasExited | Should -BeTrue
+    }
+}

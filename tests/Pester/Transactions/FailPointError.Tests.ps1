@@ -85,20 +85,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
-    if ($script:netns) {
-        # The bridged VM goes from inside its namespace (its TAP device lives there), then the namespace.
-        $null = Invoke-TxChild -Netns $script:netns -Environment @{ MYHV_HOME = $vmHome } -ScriptBlock {
-            Get-MyVm -Name 'fpnet' -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false
-            $true
-        }
-        Remove-TxNetns -Name $script:netns
-    }
-    if (Get-Command -Name Get-MyVm -ErrorAction Ignore) {
-        Get-MyVm -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false -ErrorAction Continue
-    }
-    Assert-MyHvNoLeftovers -Home $vmHome
-    Remove-Item -LiteralPath $vmHome -Recurse -Force -ErrorAction SilentlyContinue
+    Remove-TxSuiteState -HomePath $vmHome -Netns $script:netns -NetVm 'fpnet'   # the bridged VM from inside its namespace, then all
 }
 
 Describe 'Start fail points with action error' {
@@ -201,19 +188,8 @@ Describe 'Start fail points with action error' {
         BeforeAll {
             $script:netns = New-TxNetns -Name "mhtxe$PID"
             $script:netVm = 'fpnet'
-            # Create it, run it once (the overlay exists from then on) and stop it, all inside the namespace.
-            $setup = Invoke-TxChild -Netns $netns -Environment @{ MYHV_HOME = $vmHome; TX_VM = $netVm } -ScriptBlock {
-                $null = New-MyVm -Name $env:TX_VM -Network Bridge -Bridge txbr0 -IPAddress 10.77.0.2/24
-                Start-MyVm -Name $env:TX_VM -ErrorAction Stop
-                $vm = Get-MyVm -Name $env:TX_VM
-                $tapWhileRunning = Test-Path "/sys/class/net/$($vm.TapDevice)"
-                Stop-MyVm -Name $env:TX_VM -Force -ErrorAction Stop
-                @{ Status = "$($vm.Status)"; Tap = $vm.TapDevice; TapWhileRunning = $tapWhileRunning; TapAfterStop = (Test-Path "/sys/class/net/$($vm.TapDevice)") }
-            }
-            if (-not $setup.Result -or $setup.Result.Status -ne 'Running' -or -not $setup.Result.TapWhileRunning -or $setup.Result.TapAfterStop) {
-                throw "precondition: the bridged VM did not run with its TAP device in the namespace:`n$($setup.Output -join "`n")`n$($setup.Result | ConvertTo-Json)"
-            }
-            $script:netTap = $setup.Result.Tap
+            # Created, run once (the overlay exists from then on) and stopped, all inside the namespace.
+            $script:netTap = Initialize-TxBridgedVm -HomePath $vmHome -Netns $netns -Name $netVm -IPAddress 10.77.0.2/24
         }
 
         It 'start.network: VmStartFailed names the step, the TAP device is gone, the overlay is untouched, and the next start works' {

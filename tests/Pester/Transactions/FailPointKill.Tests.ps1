@@ -66,19 +66,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
-    if ($script:netns) {
-        $null = Invoke-TxChild -Netns $script:netns -Environment @{ MYHV_HOME = $vmHome } -ScriptBlock {
-            Get-MyVm -Name 'kpnet' -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false
-            $true
-        }
-        Remove-TxNetns -Name $script:netns
-    }
-    if (Get-Command -Name Get-MyVm -ErrorAction Ignore) {
-        Get-MyVm -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false -ErrorAction Continue
-    }
-    Assert-MyHvNoLeftovers -Home $vmHome
-    Remove-Item -LiteralPath $vmHome -Recurse -Force -ErrorAction SilentlyContinue
+    Remove-TxSuiteState -HomePath $vmHome -Netns $script:netns -NetVm 'kpnet'   # the bridged VM from inside its namespace, then all
 }
 
 Describe 'Start fail points with action kill (the process running Start-MyVm dies)' {
@@ -287,17 +275,8 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
         BeforeAll {
             $script:netns = New-TxNetns -Name "mhtxk$PID"
             $script:netVm = 'kpnet'
-            $setup = Invoke-TxChild -Netns $netns -Environment @{ MYHV_HOME = $vmHome; TX_VM = $netVm } -ScriptBlock {
-                $null = New-MyVm -Name $env:TX_VM -Network Bridge -Bridge txbr0 -IPAddress 10.77.0.3/24
-                Start-MyVm -Name $env:TX_VM -ErrorAction Stop
-                $vm = Get-MyVm -Name $env:TX_VM
-                Stop-MyVm -Name $env:TX_VM -Force -ErrorAction Stop
-                @{ Status = "$($vm.Status)"; Tap = $vm.TapDevice }
-            }
-            if (-not $setup.Result -or $setup.Result.Status -ne 'Running') {
-                throw "precondition: the bridged VM did not run in the namespace:`n$($setup.Output -join "`n")"
-            }
-            $script:netTap = $setup.Result.Tap
+            # Created, run once (the overlay exists from then on) and stopped, all inside the namespace.
+            $script:netTap = Initialize-TxBridgedVm -HomePath $vmHome -Netns $netns -Name $netVm -IPAddress 10.77.0.3/24
         }
 
         It 'start.network=kill: the next Get-MyVm (in the namespace) deletes the TAP device and leaves nothing; Start-MyVm then works' {

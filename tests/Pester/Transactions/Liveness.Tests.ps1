@@ -80,11 +80,7 @@ BeforeAll {
 }
 
 AfterAll {
-    if (Get-Command -Name Get-MyVm -ErrorAction Ignore) {
-        Get-MyVm -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false -ErrorAction Continue
-    }
-    Assert-MyHvNoLeftovers -Home $vmHome
-    Remove-Item -LiteralPath $vmHome -Recurse -Force -ErrorAction SilentlyContinue
+    Remove-TxSuiteState -HomePath $vmHome
 }
 
 Describe 'Liveness first: the recorded hypervisor is checked before the state is trusted' {

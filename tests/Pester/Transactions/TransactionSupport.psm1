@@ -255,18 +255,6 @@ function Get-TxVerboseLine {
             ForEach-Object { ($_.Message -replace "^VM '[^']+': ", '').Trim() })
 }
 
-function Get-TxPwshCommand {
-    <#
-    .SYNOPSIS
-        How to start a child pwsh: the repository's local tool ('dotnet pwsh'), called straight
-        through its pwsh.dll when this process is that very pwsh. Same program, but without the
-        tool shim's two extra .NET start-ups, which cost seconds per child on a loaded machine.
-    #>
-    $entry = [Environment]::GetCommandLineArgs()[0]
-    if ($entry -like '*/pwsh.dll' -and (Test-Path -LiteralPath $entry -PathType Leaf)) { return @('dotnet', $entry) }
-    @('dotnet', 'pwsh')
-}
-
 function Start-TxChild {
     <#
     .SYNOPSIS
@@ -281,20 +269,14 @@ function Start-TxChild {
     )
     $scriptPath = Join-Path $WorkDir 'scenario.ps1'
     [System.IO.File]::WriteAllText($scriptPath, $ScriptBlock.ToString())
-    $pwsh = @(Get-TxPwshCommand)
-    $info = [System.Diagnostics.ProcessStartInfo]::new($pwsh[0])
-    $info.UseShellExecute = $false
-    $info.WorkingDirectory = $script:RepoRoot
-    foreach ($arg in @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', $script:ChildWrapper,
-            '-ScriptPath', $scriptPath, '-ResultPath', (Join-Path $WorkDir 'result.json'))) { $info.ArgumentList.Add($arg) }
-    foreach ($key in $Environment.Keys) { $info.Environment[$key] = "$($Environment[$key])" }
-    [System.Diagnostics.Process]::Start($info)
+    Start-MyHvPwsh -File $script:ChildWrapper -ArgumentList '-ScriptPath', $scriptPath, '-ResultPath', (Join-Path $WorkDir 'result.json') `
+        -WorkingDirectory $script:RepoRoot -Environment $Environment
 }
 
 function Invoke-TxChild {
     <#
     .SYNOPSIS
-        Runs a script block in a fresh child pwsh (dotnet pwsh -NoProfile), optionally inside a
+        Runs a script block in a fresh child pwsh (Start-MyHvPwsh), optionally inside a
         network namespace, with extra environment variables; returns its exit code, its output
         lines and the JSON it returned (parsed), if it got that far.
     .DESCRIPTION
@@ -314,25 +296,67 @@ function Invoke-TxChild {
         $scriptPath = Join-Path $work 'scenario.ps1'
         $resultPath = Join-Path $work 'result.json'
         [System.IO.File]::WriteAllText($scriptPath, $ScriptBlock.ToString())
-        $argv = [System.Collections.Generic.List[string]]::new()
-        if ($Netns) { $argv.AddRange([string[]] @('ip', 'netns', 'exec', $Netns)) }
-        $argv.Add('env')
-        foreach ($key in $Environment.Keys) { $argv.Add("$key=$($Environment[$key])") }
-        $argv.AddRange([string[]] @('timeout', '-s', 'KILL', "$TimeoutSeconds"))
-        $argv.AddRange([string[]] (Get-TxPwshCommand))
-        $argv.AddRange([string[]] @('-NoProfile', '-NonInteractive', '-File', $script:ChildWrapper, '-ScriptPath', $scriptPath, '-ResultPath', $resultPath))
-        Push-Location -LiteralPath $script:RepoRoot
-        try {
-            $output = @(& $argv[0] $argv.GetRange(1, $argv.Count - 1).ToArray() 2>&1 | ForEach-Object { "$_" })
-            $code = $LASTEXITCODE
-        }
-        finally { Pop-Location }
+        $wrapper = if ($Netns) { @('ip', 'netns', 'exec', $Netns) } else { @() }
+        $child = Start-MyHvPwsh -File $script:ChildWrapper -ArgumentList '-ScriptPath', $scriptPath, '-ResultPath', $resultPath `
+            -WorkingDirectory $script:RepoRoot -Environment $Environment -Wrapper $wrapper
+        $done = Wait-MyHvPwsh -Process $child -TimeoutSeconds $TimeoutSeconds
+        $code = $done.ExitCode
+        $output = @(($done.Stdout + $done.Stderr) -split '\r?\n' | Where-Object { $_ -ne '' })
         $result = if (Test-Path -LiteralPath $resultPath) { Get-Content -Raw -LiteralPath $resultPath | ConvertFrom-Json } else { $null }
         [pscustomobject]@{ ExitCode = $code; Output = $output; Result = $result }
     }
     finally {
         Remove-Item -LiteralPath $work -Recurse -Force -ErrorAction SilentlyContinue
     }
+}
+
+function Initialize-TxBridgedVm {
+    <#
+    .SYNOPSIS
+        A bridged VM (bridge txbr0) created, run once (so its overlay exists) and stopped, all inside a
+        network namespace by a child pwsh; throws unless it ran with its TAP device there and the stop
+        removed it. Returns the TAP device's name.
+    #>
+    param(
+        [Parameter(Mandatory)] [string] $HomePath,
+        [Parameter(Mandatory)] [string] $Netns,
+        [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [string] $IPAddress
+    )
+    $setup = Invoke-TxChild -Netns $Netns -Environment @{ MYHV_HOME = $HomePath; TX_VM = $Name; TX_IP = $IPAddress } -ScriptBlock {
+        $null = New-MyVm -Name $env:TX_VM -Network Bridge -Bridge txbr0 -IPAddress $env:TX_IP
+        Start-MyVm -Name $env:TX_VM -ErrorAction Stop
+        $vm = Get-MyVm -Name $env:TX_VM
+        $tapWhileRunning = Test-Path "/sys/class/net/$($vm.TapDevice)"
+        Stop-MyVm -Name $env:TX_VM -Force -ErrorAction Stop
+        @{ Status = "$($vm.Status)"; Tap = $vm.TapDevice; TapWhileRunning = $tapWhileRunning; TapAfterStop = (Test-Path "/sys/class/net/$($vm.TapDevice)") }
+    }
+    if (-not $setup.Result -or $setup.Result.Status -ne 'Running' -or -not $setup.Result.TapWhileRunning -or $setup.Result.TapAfterStop) {
+        throw "precondition: the bridged VM did not run with its TAP device in the namespace:`n$($setup.Output -join "`n")`n$($setup.Result | ConvertTo-Json)"
+    }
+    $setup.Result.Tap
+}
+
+function Remove-TxSuiteState {
+    <#
+    .SYNOPSIS
+        A suite's AfterAll: clears MYHV_FAILPOINTS; the bridged VM -NetVm goes from inside its namespace
+        (its TAP device lives there), then the namespace; then every VM, the census, and the home.
+    #>
+    param([Parameter(Mandatory)] [string] $HomePath, [string] $Netns, [string] $NetVm)
+    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
+    if ($Netns) {
+        $null = Invoke-TxChild -Netns $Netns -Environment @{ MYHV_HOME = $HomePath; TX_VM = $NetVm } -ScriptBlock {
+            Get-MyVm -Name $env:TX_VM -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false
+            $true
+        }
+        Remove-TxNetns -Name $Netns
+    }
+    if (Get-Command -Name Get-MyVm -ErrorAction Ignore) {
+        Get-MyVm -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false -ErrorAction Continue
+    }
+    Assert-MyHvNoLeftovers -Home $HomePath
+    Remove-Item -LiteralPath $HomePath -Recurse -Force -ErrorAction SilentlyContinue
 }
 
 function New-TxNetns {
@@ -403,5 +427,5 @@ function Send-TxQmp {
 
 Export-ModuleMember -Function Get-TxStartStep, Test-TxBeforeLaunch, Get-TxVmPath, Get-TxProcess, Test-TxProcessAlive,
     Get-TxStartTicks, Stop-TxProcess, Wait-TxCondition, Get-TxFileIdentity, New-TxOverlayPin, Get-TxOverlayProblem,
-    Remove-TxOverlayPin, Get-TxVirtiofsdLockFile, Get-TxVmResidue, Initialize-TxStoppedVm, Assert-TxPlainStartWorks, Get-TxVerboseLine, Invoke-TxChild, Start-TxChild, New-TxNetns,
+    Remove-TxOverlayPin, Get-TxVirtiofsdLockFile, Get-TxVmResidue, Initialize-TxStoppedVm, Assert-TxPlainStartWorks, Get-TxVerboseLine, Invoke-TxChild, Start-TxChild, Initialize-TxBridgedVm, Remove-TxSuiteState, New-TxNetns,
     Get-TxNetnsDevice, Remove-TxNetns, Send-TxQmp

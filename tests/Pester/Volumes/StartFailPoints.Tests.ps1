@@ -27,8 +27,7 @@ BeforeAll {
     $env:MYHV_ACCEL = 'tcg'
     $env:MYHV_FAILPOINTS = $null
 
-    $base = if ($env:MYHV_TEST_ROOT -and (Test-Path -LiteralPath $env:MYHV_TEST_ROOT)) { $env:MYHV_TEST_ROOT } else { '/tmp' }
-    $script:share = (& mktemp -d -p $base 'mhS-XXXXXX').Trim()
+    $script:share = New-MyHvTestDir -Prefix 'mhS'
 
     function Get-VmSocket([string] $Vm) { Join-Path $script:testHome "run/$Vm/fs-data.sock" }
 

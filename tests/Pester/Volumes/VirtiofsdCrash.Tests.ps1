@@ -12,8 +12,7 @@ BeforeAll {
     $script:testHome = New-MyHvTestHome
     $env:MYHV_ACCEL = 'tcg'
 
-    $base = if ($env:MYHV_TEST_ROOT -and (Test-Path -LiteralPath $env:MYHV_TEST_ROOT)) { $env:MYHV_TEST_ROOT } else { '/tmp' }
-    $script:share = (& mktemp -d -p $base 'mhS-XXXXXX').Trim()
+    $script:share = New-MyHvTestDir -Prefix 'mhS'
     $script:socket = Join-Path $script:testHome 'run/crash/fs-data.sock'
     New-MyVm -Name 'crash' -Network None -Volume @{ Path = $script:share; Tag = 'data' } | Out-Null
 

@@ -16,8 +16,7 @@ BeforeAll {
     $script:testHome = New-MyHvTestHome
     $env:MYHV_ACCEL = 'tcg'
 
-    $base = if ($env:MYHV_TEST_ROOT -and (Test-Path -LiteralPath $env:MYHV_TEST_ROOT)) { $env:MYHV_TEST_ROOT } else { '/tmp' }
-    $script:shares = (& mktemp -d -p $base 'mhS-XXXXXX').Trim()
+    $script:shares = New-MyHvTestDir -Prefix 'mhS'
     $script:rwDir = Join-Path $script:shares 'rw'
     $script:roDir = Join-Path $script:shares 'ro'
     $null = New-Item -ItemType Directory -Path $script:rwDir, $script:roDir
