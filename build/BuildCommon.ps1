@@ -16,7 +16,9 @@ function Get-PesterManifestPath {
 
 function Invoke-Native {
     # Runs a program with an argument list (never a shell string) and fails on a non-zero exit.
+    # Its output goes to the host, not the pipeline: a task's pipeline output is its exit code
+    # (build.ps1), and a compiler's error messages must reach the log.
     param([Parameter(Mandatory)] [string] $FilePath, [string[]] $ArgumentList = @())
-    & $FilePath @ArgumentList
+    & $FilePath @ArgumentList | Out-Host
     if ($LASTEXITCODE -ne 0) { throw "$FilePath $($ArgumentList -join ' ') exited with $LASTEXITCODE" }
 }
