@@ -30,9 +30,10 @@ $exitCode = 0
 foreach ($name in $Task) {
     Write-Host "==> $name" -ForegroundColor Cyan
     $script = Join-Path $PSScriptRoot "build/tasks/$name.ps1"
-    $exitCode = & $script -Configuration $Configuration -TestPath $TestPath
-    if ($exitCode -is [array]) { $exitCode = $exitCode[-1] }
-    if ($null -eq $exitCode) { $exitCode = 0 }
-    if ($exitCode -ne 0) { break }
+    # A task reports through its exit code (`exit <n>`); whatever it writes is shown, never read.
+    $global:LASTEXITCODE = 0
+    & $script -Configuration $Configuration -TestPath $TestPath | Out-Host
+    $exitCode = $LASTEXITCODE
+    if ($exitCode -ne 0) { Write-Host "==> $name failed (exit code $exitCode)" -ForegroundColor Red; break }
 }
 exit $exitCode

@@ -14,10 +14,18 @@ function Get-PesterManifestPath {
     Join-Path (Get-NuGetPackageRoot) "pester/$script:PesterVersion/tools/Pester.psd1"
 }
 
+function Invoke-BuildTask {
+    # Runs another task (build/tasks/<Name>.ps1) and throws when its exit code is not 0. A task
+    # reports through `exit <n>`; its pipeline output goes to the host.
+    param([Parameter(Mandatory)] [string] $Name, [hashtable] $Parameters = @{})
+    $global:LASTEXITCODE = 0
+    & (Join-Path $PSScriptRoot "tasks/$Name.ps1") @Parameters | Out-Host
+    if ($LASTEXITCODE -ne 0) { throw "The $Name task failed (exit code $LASTEXITCODE)" }
+}
+
 function Invoke-Native {
     # Runs a program with an argument list (never a shell string) and fails on a non-zero exit.
-    # Its output goes to the host, not the pipeline: a task's pipeline output is its exit code
-    # (build.ps1), and a compiler's error messages must reach the log.
+    # Its output goes to the host, not the pipeline, so a compiler's error messages reach the log.
     param([Parameter(Mandatory)] [string] $FilePath, [string[]] $ArgumentList = @())
     & $FilePath @ArgumentList | Out-Host
     if ($LASTEXITCODE -ne 0) { throw "$FilePath $($ArgumentList -join ' ') exited with $LASTEXITCODE" }

@@ -4,8 +4,8 @@ param([string] $Configuration = 'Release', [string] $TestPath)
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../BuildCommon.ps1')
 
-$null = & (Join-Path $PSScriptRoot 'Bootstrap.ps1') -Configuration $Configuration
-$null = & (Join-Path $PSScriptRoot 'Build.ps1') -Configuration $Configuration
+Invoke-BuildTask Bootstrap @{ Configuration = $Configuration }
+Invoke-BuildTask Build @{ Configuration = $Configuration }
 
 # A dedicated, short MYHV_HOME (unix socket paths stay far below 108 bytes), removed afterwards
 # whatever happened to the child: any process still naming it is killed (by pid), then the folder goes.
@@ -71,4 +71,4 @@ finally {
 if ($exitCode -eq 0) {
     Write-Host "Benchmark results: $(Join-Path $RepoRoot 'bench/results.md')"
 }
-$exitCode
+exit $exitCode

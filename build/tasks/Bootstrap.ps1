@@ -30,4 +30,4 @@ if (-not (Test-Path -LiteralPath (Get-PesterManifestPath))) {
 
 # The default guest image.
 & (Join-Path $RepoRoot 'build/images/Build-TinyImage.ps1')
-0
+exit 0

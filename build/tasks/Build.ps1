@@ -26,7 +26,7 @@ $version = @($props.Project.PropertyGroup.ModuleVersion | Where-Object { $_ })[0
 (Get-Content -Raw (Join-Path $RepoRoot 'MyHypervisor.psd1')).Replace('{{ModuleVersion}}', $version) |
     Set-Content -NoNewline (Join-Path $staging 'MyHypervisor.psd1')
 
-$null = & (Join-Path $PSScriptRoot 'Docs.ps1') -Configuration $Configuration -HelpDirectory (Join-Path $staging 'en-US')
+Invoke-BuildTask Docs @{ Configuration = $Configuration; HelpDirectory = (Join-Path $staging 'en-US') }
 
 $previous = Join-Path $OutRoot ".MyHypervisor.previous"
 if (Test-Path $previous) { Remove-Item -Recurse -Force $previous }
@@ -34,4 +34,4 @@ if (Test-Path $ModuleOut) { Move-Item $ModuleOut $previous }
 Move-Item $staging $ModuleOut
 if (Test-Path $previous) { Remove-Item -Recurse -Force $previous }
 Write-Host "Module built at $ModuleOut"
-0
+exit 0

@@ -1,5 +1,5 @@
 # The README's main job: start a real VM from the 'tiny' image, show it, its stats and its
-# console's boot lines, stop it gracefully, remove it. Returns 0 on success, 1 on any failure
+# console's boot lines, stop it gracefully, remove it. Exits 0 on success, 1 on any failure
 # (after removing what it created).
 #
 # Runs Bootstrap and Build first, as the Test task does, so it works on a clean clone; set
@@ -10,24 +10,23 @@ param([string] $Configuration = 'Release', [string] $TestPath)
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../BuildCommon.ps1')
 
-# Everything shown goes to the host: build.ps1 takes this script's output as its exit code.
 function Show-Step([string] $Text) { Write-Host "`n--- $Text" -ForegroundColor Cyan }
 
 if ($env:MYHV_DEMO_SKIP_BUILD -ne '1') {
     try {
-        $null = & (Join-Path $PSScriptRoot 'Bootstrap.ps1') -Configuration $Configuration
-        $null = & (Join-Path $PSScriptRoot 'Build.ps1') -Configuration $Configuration
+        Invoke-BuildTask Bootstrap @{ Configuration = $Configuration }
+        Invoke-BuildTask Build @{ Configuration = $Configuration }
     }
     catch {
         Write-Host "Demo failed while preparing: $($_.Exception.Message)" -ForegroundColor Red
-        return 1
+        exit 1
     }
 }
 
 $manifest = Join-Path $ModuleOut 'MyHypervisor.psd1'
 if (-not (Test-Path -LiteralPath $manifest)) {
     Write-Host "The module is not built at $ModuleOut; run: dotnet pwsh ./build.ps1 -Task Build" -ForegroundColor Red
-    return 1
+    exit 1
 }
 Import-Module $manifest -Force
 
@@ -101,4 +100,4 @@ finally {
     }
 }
 if ($exitCode -eq 0) { Write-Host "`nDemo finished." -ForegroundColor Green }
-$exitCode
+exit $exitCode

@@ -28,4 +28,4 @@ if (-not (Test-Path -LiteralPath $toolDll) -or (Get-Item -LiteralPath $toolDll).
 $helpDir = if ($HelpDirectory) { $HelpDirectory } else { Join-Path $ModuleOut 'en-US' }
 $null = New-Item -ItemType Directory -Force -Path $helpDir
 Invoke-Native dotnet @($toolDll, (Join-Path $RepoRoot 'docs/cmdlets'), (Join-Path $helpDir 'MyHypervisor.PowerShell.dll-Help.xml'))
-0
+exit 0

@@ -3,10 +3,10 @@ param([string] $Configuration = 'Release', [string] $TestPath)
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../BuildCommon.ps1')
 
-$null = & (Join-Path $PSScriptRoot 'Bootstrap.ps1') -Configuration $Configuration
-$null = & (Join-Path $PSScriptRoot 'Build.ps1') -Configuration $Configuration
+Invoke-BuildTask Bootstrap @{ Configuration = $Configuration }
+Invoke-BuildTask Build @{ Configuration = $Configuration }
 
 $path = if ($TestPath) { $TestPath } else { Join-Path $RepoRoot 'tests/Pester' }
 $runner = Join-Path $RepoRoot 'tests/Pester/Invoke-TestRun.ps1'
 & $runner -Path $path -OutputDir (Join-Path $OutRoot 'test-results')
-$LASTEXITCODE
+exit $LASTEXITCODE
