@@ -29,11 +29,12 @@ public static class GuestCommandLine
     }
 
     /// <summary>
+    /// (Called by the start preflight too, so a bad record is refused before anything exists.)
     /// Every user-supplied value is checked again here, at the point of use, with the rules
     /// New-MyVm applied: a definition.json edited by hand must not smuggle a space, a newline
     /// or another parameter onto the kernel command line past the KernelArguments whitelist.
     /// </summary>
-    private static void CheckUserParts(VmDefinition definition)
+    public static void CheckUserParts(VmDefinition definition)
     {
         var name = definition.Name;
         void Refuse(string what) => throw new MyHvException(MyHvErrorKind.InvalidVmSpec,

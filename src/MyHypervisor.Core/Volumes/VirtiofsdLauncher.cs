@@ -134,6 +134,8 @@ public static class VirtiofsdLauncher
             throw new InvalidOperationException(
                 $"start-stop-daemon could not start virtiofsd for volume '{volume.Tag}' (exit {launch.ExitCode}): {launch.Describe()}{LogTail(log)}");
 
+        // start-stop-daemon writes its pid file 0644 whatever the umask (measured); it is 0600 here.
+        if (File.Exists(pidFile)) File.SetUnixFileMode(pidFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         // start-stop-daemon returns once the pid file is written; the pid execs virtiofsd right after.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         ProcessIdentity? identity = null;
