@@ -234,6 +234,9 @@ function Start-MyHvPwsh {
         Variables to set in the child; a $null value removes the variable.
     .PARAMETER Wrapper
         A program (and its arguments) to start pwsh through, e.g. @('ip', 'netns', 'exec', $ns) or @('setsid').
+    .PARAMETER LaunchPrefix
+        The pwsh to start (program and its first arguments) instead of Get-MyHvPwshLaunchPrefix, e.g. a
+        copy another user can read: @('/usr/share/dotnet/dotnet', '/home/u/pwsh/pwsh.dll').
     .EXAMPLE
         $p = Start-MyHvPwsh -EncodedCommand 'Get-MyVm' -Environment @{ MYHV_ACCEL = 'tcg'; MYHV_FAILPOINTS = $null }
         $done = Wait-MyHvPwsh -Process $p -TimeoutSeconds 120
@@ -249,11 +252,12 @@ function Start-MyHvPwsh {
         [string[]] $ArgumentList,
         [string] $WorkingDirectory = (Get-MyHvRepoRoot),
         [hashtable] $Environment = @{},
-        [string[]] $Wrapper
+        [string[]] $Wrapper,
+        [string[]] $LaunchPrefix
     )
     $argv = [System.Collections.Generic.List[string]]::new()
     if ($Wrapper) { $argv.AddRange([string[]] $Wrapper) }
-    $argv.AddRange([string[]] (Get-MyHvPwshLaunchPrefix))
+    $argv.AddRange([string[]] $(if ($LaunchPrefix) { $LaunchPrefix } else { Get-MyHvPwshLaunchPrefix }))
     $argv.AddRange([string[]] @('-NoProfile', '-NonInteractive'))
     if ($File) { $argv.Add('-File'); $argv.Add($File) }
     if ($Command) { $argv.Add('-Command'); $argv.Add($Command) }

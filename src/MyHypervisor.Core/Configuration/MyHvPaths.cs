@@ -49,10 +49,17 @@ public sealed class MyHvPaths
     /// </summary>
     public string ProcessMarker(string name) => RuntimeDirectory(name) + "/";
 
-    /// <summary>Creates a directory readable by its owner only (sockets and state are not world-readable).</summary>
+    /// <summary>
+    /// Creates a directory readable by its owner only (sockets and state are not world-readable),
+    /// and each missing parent the same way: Directory.CreateDirectory gives the mode to the last
+    /// level only and creates the parents 0777 less the umask (that made cache/ 0755).
+    /// </summary>
     public static void EnsurePrivateDirectory(string path)
     {
-        if (!Directory.Exists(path))
-            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (Directory.Exists(path)) return;
+        var full = Path.GetFullPath(path);
+        var parent = Path.GetDirectoryName(full);
+        if (parent is not null && !Directory.Exists(parent)) EnsurePrivateDirectory(parent);
+        Directory.CreateDirectory(full, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 }

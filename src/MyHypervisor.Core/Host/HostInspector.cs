@@ -36,22 +36,27 @@ public sealed class HostInspector(MyHvPaths paths)
 
         checks.Add(Accelerator(qemu, image, narrate));
 
+        // The checks below are for the current user: an ordinary user may lack what root has.
+        var user = $"user '{Privileges.UserName}'";
         var virtiofsd = VirtiofsdLauncher.Find();
         checks.Add(virtiofsd is null
             ? Missing("Virtiofsd", "no virtiofsd for volumes", "apt-get install qemu-system-x86 (ships /usr/lib/qemu/virtiofsd) or a virtiofsd package")
-            : Found("Virtiofsd", virtiofsd));
+            : PrivilegedFeatures.VolumesProblem(readOnly: false) is { } volumes
+                ? Missing("Virtiofsd", $"{virtiofsd}, but not for {user}: {volumes}", PrivilegedFeatures.VolumesRemedy)
+                : Found("Virtiofsd", $"{virtiofsd} (volumes available to {user})"));
         // virtiofsd is launched by start-stop-daemon (dpkg) and read-only volumes are bind mounts (util-linux).
         var launcher = new[] { "start-stop-daemon", "mount", "umount" }.Where(p => ProgramRunner.Find(p) is null).ToList();
         checks.Add(launcher.Count > 0
             ? Missing("VolumeTools", $"missing for volumes: {string.Join(", ", launcher)}", "apt-get install dpkg util-linux")
-            : Found("VolumeTools", "start-stop-daemon, mount and umount"));
+            : virtiofsd is not null && PrivilegedFeatures.VolumesProblem(readOnly: true) is { } readOnly
+                ? Missing("VolumeTools", $"start-stop-daemon, mount and umount, but read-only volumes are not for {user}: {readOnly}", PrivilegedFeatures.VolumesRemedy)
+                : Found("VolumeTools", "start-stop-daemon, mount and umount"));
 
-        var root = Mono.Unix.Native.Syscall.geteuid() == 0;
-        var tun = File.Exists("/dev/net/tun");
-        checks.Add(root && tun
-            ? Found("TapPermission", "running as root with /dev/net/tun")
-            : Missing("TapPermission", tun ? "not root: cannot create TAP devices" : "/dev/net/tun is missing",
-                tun ? "run as root (or with CAP_NET_ADMIN) for -Network Bridge; -Network User needs no privileges" : "modprobe tun"));
+        var tun = File.Exists(PrivilegedFeatures.TunDevice);
+        checks.Add(PrivilegedFeatures.BridgeProblem() is { } tap
+            ? Missing("TapPermission", tun ? $"{user}: {tap}" : $"{PrivilegedFeatures.TunDevice} is missing",
+                tun ? PrivilegedFeatures.BridgeRemedy : "modprobe tun")
+            : Found("TapPermission", $"{user} may create TAP devices (CAP_NET_ADMIN, {PrivilegedFeatures.TunDevice})"));
 
         var bridges = Directory.Exists("/sys/class/net")
             ? Directory.EnumerateDirectories("/sys/class/net").Where(d => Directory.Exists(Path.Combine(d, "bridge"))).Select(Path.GetFileName).ToList()
@@ -69,7 +74,11 @@ public sealed class HostInspector(MyHvPaths paths)
         try
         {
             var (accelerator, reason) = new AcceleratorSelector(paths).Select(qemu, image.Kernel, narrate);
-            return Found("Accelerator", $"{accelerator}: {reason}");
+            // KVM is per user too: /dev/kvm is usually open to root and the 'kvm' group only.
+            var kvm = File.Exists("/dev/kvm") && !Privileges.CanReadWrite("/dev/kvm")
+                ? $"; /dev/kvm is not accessible to user '{Privileges.UserName}' (add the user to the group owning /dev/kvm, usually 'kvm', for KVM)"
+                : string.Empty;
+            return Found("Accelerator", $"{accelerator}: {reason}{kvm}");
         }
         catch (MyHvException e)
         {

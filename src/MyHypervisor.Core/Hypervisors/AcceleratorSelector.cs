@@ -30,6 +30,10 @@ public sealed class AcceleratorSelector(MyHvPaths paths)
             case "kvm":
                 if (!File.Exists("/dev/kvm"))
                     throw new MyHvException(MyHvErrorKind.PrerequisiteMissing, $"{Variable}=kvm but /dev/kvm does not exist. See Test-MyVmHost.");
+                if (!Host.Privileges.CanReadWrite("/dev/kvm"))
+                    throw new MyHvException(MyHvErrorKind.PrerequisiteMissing,
+                        $"{Variable}=kvm but user '{Host.Privileges.UserName}' has no read-write access to /dev/kvm. " +
+                        "Remedy: add the user to the group that owns /dev/kvm (usually 'kvm': usermod -aG kvm <user>, then log in again), or set MYHV_ACCEL=tcg or auto. See Test-MyVmHost.");
                 return ("kvm", $"{Variable}=kvm");
             case "auto" or "":
                 return Auto(qemu, kernel, narrate);
@@ -41,6 +45,8 @@ public sealed class AcceleratorSelector(MyHvPaths paths)
     private (string, string) Auto(string qemu, string kernel, Action<string>? narrate)
     {
         if (!File.Exists("/dev/kvm")) return ("tcg", "no /dev/kvm");
+        // Not this user's to open (not in the kvm group): TCG, and nothing probed or cached.
+        if (!Host.Privileges.CanReadWrite("/dev/kvm")) return ("tcg", $"user '{Host.Privileges.UserName}' has no access to /dev/kvm");
         var cacheFile = Path.Combine(paths.CacheRoot, "accelerator.json");
         lock (Gate)
         {

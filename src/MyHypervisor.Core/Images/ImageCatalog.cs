@@ -14,6 +14,8 @@ public sealed class ImageCatalog(MyHvPaths paths)
     {
         if (string.IsNullOrWhiteSpace(nameOrPath))
             throw new MyHvException(MyHvErrorKind.ImageNotFound, "No image was named.");
+        if (Vms.PathRules.Problem(nameOrPath) is { } pathProblem)
+            throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"The image '{nameOrPath.ReplaceLineEndings("\\n")}' cannot be used: {pathProblem}.");
         if (nameOrPath.Contains('/'))
         {
             var folder = Path.GetFullPath(nameOrPath);
@@ -36,12 +38,18 @@ public sealed class ImageCatalog(MyHvPaths paths)
     {
         var found = new Dictionary<string, GuestImage>(StringComparer.Ordinal);
         foreach (var root in ImageSearchPath.Folders(paths).Where(Directory.Exists))
-            foreach (var folder in Directory.EnumerateDirectories(root))
+        {
+            // Another user's (or root's) image folder this user cannot list holds nothing for it.
+            IReadOnlyList<string> folders;
+            try { folders = Directory.EnumerateDirectories(root).ToList(); }
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException) { continue; }
+            foreach (var folder in folders)
             {
                 // Dot folders are an image builder's work in progress, never an image.
                 if (Path.GetFileName(folder).StartsWith('.')) continue;
                 if (TryLoad(folder) is { } image) found.TryAdd(image.Name, image);
             }
+        }
         return found.Values.OrderBy(i => i.Name, StringComparer.Ordinal).ToList();
     }
 
@@ -53,6 +61,11 @@ public sealed class ImageCatalog(MyHvPaths paths)
         try
         {
             raw = JsonSerializer.Deserialize<ImageManifest>(File.ReadAllText(manifest), ManifestOptions);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // Not readable by this user: not an image for it (a later search folder may have one).
+            return null;
         }
         catch (JsonException e)
         {

@@ -1,3 +1,4 @@
+using MyHypervisor.Core.Errors;
 using MyHypervisor.Core.Images;
 using MyHypervisor.Core.Vms;
 
@@ -15,6 +16,7 @@ public static class GuestCommandLine
 
     public static string Build(VmDefinition definition, GuestImage image)
     {
+        CheckUserParts(definition);
         var parts = new List<string> { image.CommandLine, $"myhv.name={definition.Name}" };
         var net = definition.Network;
         if (net.Mode == NetworkMode.User) parts.Add($"myhv.net={UserModeNet}");
@@ -24,5 +26,25 @@ public static class GuestCommandLine
             parts.Add("myhv.vols=" + string.Join(",", definition.Volumes.Select(v => $"{v.Tag}:{(v.ReadOnly ? "ro" : "rw")}")));
         if (!string.IsNullOrWhiteSpace(definition.KernelArguments)) parts.Add(definition.KernelArguments!);
         return string.Join(' ', parts.Where(p => !string.IsNullOrWhiteSpace(p)));
+    }
+
+    /// <summary>
+    /// (Called by the start preflight too, so a bad record is refused before anything exists.)
+    /// Every user-supplied value is checked again here, at the point of use, with the rules
+    /// New-MyVm applied: a definition.json edited by hand must not smuggle a space, a newline
+    /// or another parameter onto the kernel command line past the KernelArguments whitelist.
+    /// </summary>
+    public static void CheckUserParts(VmDefinition definition)
+    {
+        var name = definition.Name;
+        void Refuse(string what) => throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
+            $"VM '{name}': {what} in its definition is not allowed on the kernel command line; fix or re-create the VM with New-MyVm.", name);
+        if (VmNameRules.Problem(name) is not null) Refuse("the name");
+        var net = definition.Network;
+        if (net.Address is not null && !VmSpecRules.IsCidr(net.Address)) Refuse($"the IPAddress '{net.Address}'");
+        if (net.Gateway is not null && !VmSpecRules.IsDottedQuad(net.Gateway)) Refuse($"the Gateway '{net.Gateway}'");
+        foreach (var volume in definition.Volumes)
+            if (!VmSpecRules.IsSafeTag(volume.Tag)) Refuse($"the volume tag '{volume.Tag}'");
+        if (definition.KernelArguments is { } args && !VmSpecRules.IsSafeKernelArguments(args)) Refuse("KernelArguments");
     }
 }

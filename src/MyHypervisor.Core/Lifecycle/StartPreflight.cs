@@ -1,5 +1,6 @@
 using MyHypervisor.Core.Configuration;
 using MyHypervisor.Core.Errors;
+using MyHypervisor.Core.Host;
 using MyHypervisor.Core.Hypervisors;
 using MyHypervisor.Core.Images;
 using MyHypervisor.Core.Ledger;
@@ -29,15 +30,21 @@ public sealed class StartPreflight(MyHvPaths paths, ImageCatalog images, Acceler
             $"The {driver.Name} hypervisor is not installed. See Test-MyVmHost.", name);
         if (ProgramRunner.Find("qemu-img") is null)
             throw new MyHvException(MyHvErrorKind.PrerequisiteMissing, "qemu-img (Debian package qemu-utils) is not installed. See Test-MyVmHost.", name);
+        // Privileged features this user lacks are refused here, before any artifact exists.
+        PrivilegedFeatures.Check(name, definition.Network.Mode, definition.Volumes);
         if (definition.Network.Mode == NetworkMode.Bridge && !TapDevices.BridgeExists(definition.Network.Bridge!))
             throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
                 $"VM '{name}': the bridge '{definition.Network.Bridge}' does not exist on this host.", name);
         if (definition.Volumes.Count > 0 && VirtiofsdLauncher.Find() is null)
             throw new MyHvException(MyHvErrorKind.PrerequisiteMissing, "virtiofsd is not installed. See Test-MyVmHost.", name);
         foreach (var volume in definition.Volumes)
+            if (PathRules.Problem(volume.Path) is { } pathProblem)
+                throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"VM '{name}': the volume folder cannot be shared: {pathProblem}.", name);
+        foreach (var volume in definition.Volumes)
             if (!Directory.Exists(volume.Path))
                 throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"VM '{name}': the volume folder '{volume.Path}' no longer exists.", name);
         CheckSocketPaths(definition);
+        GuestCommandLine.CheckUserParts(definition);
         var (accelerator, reason) = accelerators.Select(executable, image.Kernel, context.Narrate);
         context.Say($"VM '{name}': accelerator {accelerator} ({reason})");
         return new Result(image, executable, accelerator, reason);

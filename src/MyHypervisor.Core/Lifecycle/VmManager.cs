@@ -64,6 +64,10 @@ public sealed class VmManager
     /// <summary>Validates a spec and turns it into a definition; writes nothing (so -WhatIf can show the plan).</summary>
     public VmDefinition PlanNew(VmSpec spec)
     {
+        VmNameRules.Validate(spec.Name);
+        // A VM this user could never start is not defined either (nothing is written for it), and
+        // that comes first: "you may not create TAP devices" is the answer, not "no such bridge".
+        Host.PrivilegedFeatures.Check(spec.Name, spec.Network, spec.Volumes);
         VmSpecRules.Validate(spec, TapDevices.BridgeExists);
         var image = Images.Resolve(spec.Image);
         if (store.Exists(spec.Name))
@@ -126,7 +130,9 @@ public sealed class VmManager
         catch (MyHvException) { throw; }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            throw new MyHvException(MyHvErrorKind.VmStartFailed, $"Starting VM '{name}' failed: {e.Message}", name, e);
+            // Before the transaction began (preflight, stale-runtime sweep): nothing was created.
+            throw new MyHvException(MyHvErrorKind.VmStartFailed, $"Starting VM '{name}' failed before anything was created: {e.Message}", name, e)
+            { FailedStep = "prepare" };
         }
         return Info(session);
     }

@@ -10,7 +10,7 @@ public static partial class NetworkInterfaceNames
     /// <summary>The contract's prefix for every TAP device the module creates.</summary>
     public const string TapPrefix = "mh";
 
-    [GeneratedRegex("^[A-Za-z0-9_.-]{1,15}$")]
+    [GeneratedRegex(@"\A[A-Za-z0-9_.-]{1,15}\z")]
     private static partial Regex InterfaceName();
 
     public static bool IsValid(string name) => InterfaceName().IsMatch(name);

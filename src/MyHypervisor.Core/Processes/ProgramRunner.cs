@@ -20,7 +20,7 @@ public static class ProgramRunner
             UseShellExecute = false,
         };
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}");
+        using var process = PrivateUmask.Run(() => Process.Start(info)) ?? throw new InvalidOperationException($"could not start {program}");
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

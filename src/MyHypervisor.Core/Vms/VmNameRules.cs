@@ -11,7 +11,8 @@ public static partial class VmNameRules
 {
     public const int MaxLength = 32;
 
-    [GeneratedRegex("^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")]
+    // \A and \z, not ^ and $: $ also matches before a trailing newline ("web\n" would pass).
+    [GeneratedRegex(@"\A[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\z")]
     private static partial Regex SafeName();
 
     public static void Validate(string? name)

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.RegularExpressions;
 using MyHypervisor.Core.Errors;
 using MyHypervisor.Core.Networking;
@@ -15,11 +14,25 @@ public static partial class VmSpecRules
     public const int MinMemoryMiB = 64, MaxMemoryMiB = 65536;
     public const int MaxVolumes = 8;
 
-    [GeneratedRegex("^[a-z][a-z0-9_]{0,15}$")]
+    // \A and \z, never ^ and $: $ also matches before a trailing newline, and a tag "data\n"
+    // would split the kernel command line.
+    [GeneratedRegex(@"\A[a-z][a-z0-9_]{0,15}\z")]
     private static partial Regex SafeTag();
 
-    [GeneratedRegex("^[A-Za-z0-9_.=,: -]*$")]
+    [GeneratedRegex(@"\A[A-Za-z0-9_.=,: -]*\z")]
     private static partial Regex SafeKernelArguments();
+
+    /// <summary>
+    /// A plain IPv4 dotted quad, each part 0-255 without leading zeros. IPAddress.TryParse is not
+    /// used: it takes IPv6 with scope text ("fe80::1%x panic=0"), "10.1", hex and octal parts.
+    /// </summary>
+    private const string Octet = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+
+    [GeneratedRegex(@"\A" + Octet + @"(?:\." + Octet + @"){3}\z")]
+    private static partial Regex DottedQuad();
+
+    [GeneratedRegex(@"\A" + Octet + @"(?:\." + Octet + @"){3}/(?:3[0-2]|[12][0-9]|[1-9])\z")]
+    private static partial Regex DottedQuadWithPrefix();
 
     public static void Validate(VmSpec spec, Func<string, bool> bridgeExists)
     {
@@ -50,9 +63,9 @@ public static partial class VmSpecRules
         if (!bridgeExists(spec.Bridge!))
             Fail(spec.Name, $"the bridge '{spec.Bridge}' does not exist on this host (no /sys/class/net/{spec.Bridge}/bridge). Create it first, for example: ip link add {spec.Bridge} type bridge.");
         if (spec.Address is not null && !IsCidr(spec.Address))
-            Fail(spec.Name, $"IPAddress '{spec.Address}' is not an IPv4 address with a prefix, such as 192.168.50.10/24.");
-        if (spec.Gateway is not null && !IPAddress.TryParse(spec.Gateway, out _))
-            Fail(spec.Name, $"Gateway '{spec.Gateway}' is not an IP address.");
+            Fail(spec.Name, $"IPAddress '{spec.Address}' is not a plain IPv4 address with a prefix 1-32, such as 192.168.50.10/24.");
+        if (spec.Gateway is not null && !DottedQuad().IsMatch(spec.Gateway))
+            Fail(spec.Name, $"Gateway '{spec.Gateway}' is not a plain IPv4 address (four numbers 0-255 separated by dots, such as 192.168.50.1).");
         if (spec.Gateway is not null && spec.Address is null)
             Fail(spec.Name, "a Gateway needs an IPAddress too.");
     }
@@ -66,6 +79,8 @@ public static partial class VmSpecRules
         {
             if (string.IsNullOrWhiteSpace(volume.Path) || !System.IO.Path.IsPathFullyQualified(volume.Path))
                 Fail(spec.Name, $"volume path '{volume.Path}' must be an absolute path.");
+            if (PathRules.Problem(volume.Path) is { } pathProblem)
+                Fail(spec.Name, $"volume path '{volume.Path.ReplaceLineEndings("\\n")}' cannot be shared: {pathProblem}.");
             if (!Directory.Exists(volume.Path))
                 Fail(spec.Name, $"volume path '{volume.Path}' is not an existing directory.");
             if (!SafeTag().IsMatch(volume.Tag ?? string.Empty))
@@ -75,13 +90,10 @@ public static partial class VmSpecRules
         }
     }
 
-    private static bool IsCidr(string text)
-    {
-        var slash = text.IndexOf('/');
-        return slash > 0
-            && IPAddress.TryParse(text[..slash], out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
-            && int.TryParse(text[(slash + 1)..], out var prefix) && prefix is >= 1 and <= 32;
-    }
+    public static bool IsCidr(string text) => DottedQuadWithPrefix().IsMatch(text);
+    public static bool IsDottedQuad(string text) => DottedQuad().IsMatch(text);
+    public static bool IsSafeTag(string text) => SafeTag().IsMatch(text);
+    public static bool IsSafeKernelArguments(string text) => SafeKernelArguments().IsMatch(text);
 
     private static void Fail(string name, string problem) =>
         throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"VM '{name}': {problem}", name);

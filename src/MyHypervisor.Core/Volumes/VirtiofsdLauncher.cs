@@ -27,12 +27,36 @@ public static class VirtiofsdLauncher
     /// <summary>Lock files of any virtiofsd whose socket lived under <paramref name="directory"/>.</summary>
     public static IEnumerable<string> LockFilesUnder(string directory)
     {
-        if (!Directory.Exists(LockFolder)) return Array.Empty<string>();
-        // The lock file's name is its socket path with '/' turned into '.' (see LockFileFor), so a
-        // socket under the folder gives "<folder, '/' as '.'>." + "<socket name>.pid".
-        var prefix = directory.TrimEnd('/').Replace('/', '.') + ".";
-        return Directory.EnumerateFiles(LockFolder).Where(f => Path.GetFileName(f).StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        // The folder belongs to root (0700) on any host where root once shared a folder: an
+        // ordinary user cannot list it, and cannot have run the C daemon that writes it either
+        // (see PrivilegedFeatures), so an unreadable folder holds nothing of this user's VMs.
+        try
+        {
+            if (!Directory.Exists(LockFolder)) return Array.Empty<string>();
+            // The lock file's name is its socket path with '/' turned into '.' (see LockFileFor), so a
+            // socket under the folder gives "<folder, '/' as '.'>." + "<socket name>.pid".
+            var prefix = directory.TrimEnd('/').Replace('/', '.') + ".";
+            return Directory.EnumerateFiles(LockFolder).Where(f => Path.GetFileName(f).StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            return Array.Empty<string>();
+        }
     }
+
+    /// <summary>
+    /// A virtiofsd that can run without root: the Rust daemon (on PATH, knows --readonly and
+    /// --shared-dir), not the C one QEMU ships.
+    /// </summary>
+    public static bool IsUnprivilegedDaemon(string program) =>
+        Path.GetFileName(program) == ProgramName && program != QemuBundled && SupportsReadOnlyFlag(program);
+
+    /// <summary>
+    /// A value for the C daemon's -o option list (libfuse's fuse_opt): options are split at commas
+    /// and a backslash escapes the next character, so every backslash and comma is escaped and the
+    /// daemon reads back exactly the path ('/x,source=/etc' stays one folder, never a second option).
+    /// </summary>
+    public static string FuseOptionValue(string value) => value.Replace("\\", "\\\\").Replace(",", "\\,");
 
     /// <summary>The daemon's output, beside its socket in the runtime dir (removed with the run).</summary>
     public static string LogFileFor(string socketPath) => Path.ChangeExtension(socketPath, ".log");
@@ -66,7 +90,7 @@ public static class VirtiofsdLauncher
             "virtiofsd is not installed (it comes with the Debian package qemu-system-x86 as /usr/lib/qemu/virtiofsd). See Test-MyVmHost.");
         var launcher = ProgramRunner.Find(StartStopDaemon) ?? throw new MyHvException(MyHvErrorKind.PrerequisiteMissing,
             "start-stop-daemon (Debian package dpkg) is not installed; it starts virtiofsd detached.");
-        var rust = Path.GetFileName(program) == ProgramName && program != QemuBundled && SupportsReadOnlyFlag(program);
+        var rust = IsUnprivilegedDaemon(program);
         var hostReadOnly = volume.ReadOnly && !rust;
         if (hostReadOnly && BindMounts.MissingProgram() is { } missing)
             throw new MyHvException(MyHvErrorKind.PrerequisiteMissing,
@@ -92,11 +116,16 @@ public static class VirtiofsdLauncher
             Kind = ArtifactKind.Process, Step = step, Program = program, Marker = marker, Name = $"volume '{volume.Tag}'",
         });
 
+        // The shared folder never goes through a comma-split option list unescaped: the Rust daemon
+        // takes it as an argument of its own (--shared-dir), the C daemon as an escaped -o value.
+        // --umask 077: the pid file, the log and the daemon's files are private to the user.
         var arguments = new List<string>
         {
-            "--start", "--background", "--output", log, "--chdir", "/", "--make-pidfile", "--pidfile", pidFile,
-            "--exec", program, "--", marker, "-o", $"source={source}", "-o", "cache=auto",
+            "--start", "--background", "--umask", "077", "--output", log, "--chdir", "/", "--make-pidfile", "--pidfile", pidFile,
+            "--exec", program, "--", marker,
         };
+        if (rust) arguments.AddRange(new[] { "--shared-dir=" + source, "--cache=auto" });
+        else arguments.AddRange(new[] { "-o", "source=" + FuseOptionValue(source), "-o", "cache=auto" });
         if (rust && volume.ReadOnly) arguments.Add("--readonly");
         // A stale pid file naming a live virtiofsd would make start-stop-daemon refuse ("already running").
         if (File.Exists(pidFile)) File.Delete(pidFile);
@@ -105,6 +134,8 @@ public static class VirtiofsdLauncher
             throw new InvalidOperationException(
                 $"start-stop-daemon could not start virtiofsd for volume '{volume.Tag}' (exit {launch.ExitCode}): {launch.Describe()}{LogTail(log)}");
 
+        // start-stop-daemon writes its pid file 0644 whatever the umask (measured); it is 0600 here.
+        if (File.Exists(pidFile)) File.SetUnixFileMode(pidFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         // start-stop-daemon returns once the pid file is written; the pid execs virtiofsd right after.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         ProcessIdentity? identity = null;
@@ -127,6 +158,8 @@ public static class VirtiofsdLauncher
             throw new InvalidOperationException($"virtiofsd for volume '{volume.Tag}' did not start within 10 s (pid file {pidFile}){LogTail(log)}");
         if (!File.Exists(socketPath))
             throw new InvalidOperationException($"virtiofsd for volume '{volume.Tag}' did not open its socket {socketPath} within 10 s{LogTail(log)}");
+        // The C daemon binds its socket 0700; sockets are 0600 (the runtime folder is 0700 meanwhile).
+        File.SetUnixFileMode(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
     /// <summary>

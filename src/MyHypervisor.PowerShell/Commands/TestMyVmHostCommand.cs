@@ -13,6 +13,9 @@ public sealed class TestMyVmHostCommand : MyHypervisorCmdlet
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
+    /// <summary>Reports; never refuses: an unsafe MYHV_HOME does not stop the host check.</summary>
+    protected override bool RequiresSafeHome => false;
+
     protected override void EndProcessing()
     {
         var checks = new HostInspector(Manager.Paths).Inspect(WriteVerbose);

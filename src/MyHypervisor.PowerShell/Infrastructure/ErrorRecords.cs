@@ -39,7 +39,22 @@ public static class ErrorRecords
         MyHvErrorKind.PrerequisiteMissing => "Run Test-MyVmHost to see what this host lacks and how to install it.",
         MyHvErrorKind.VmBusy => "Wait for the other command on this VM to finish, then try again.",
         MyHvErrorKind.VmStartFailed when error.Leftovers.Count > 0 => $"Run Repair-MyVm -Name {error.VmName} to remove what the rollback could not.",
-        MyHvErrorKind.VmStartFailed => $"See Get-MyVmConsole -Name {error.VmName} for the guest's console output.",
+        MyHvErrorKind.VmStartFailed => StartHint(error.VmName, error.FailedStep),
         _ => null,
+    };
+
+    /// <summary>
+    /// What to do after a failed start depends on how far it got: the guest's console exists (and
+    /// is worth reading) only once QEMU runs the guest; before that the cause is on the host.
+    /// </summary>
+    private static string StartHint(string? vm, string? step) => step switch
+    {
+        "api-ready" or "commit" or "wait" => $"See Get-MyVmConsole -Name {vm} for the guest's console output.",
+        "hypervisor-launch" => "QEMU's own message is quoted above; nothing was left behind. Test-MyVmHost checks QEMU, the accelerator and this user's access.",
+        "volumes" => "virtiofsd's message is quoted above; nothing was left behind. Check that each volume folder exists, and Test-MyVmHost for what volumes need.",
+        "network" => "The TAP device could not be set up; nothing was left behind. Test-MyVmHost shows whether this user may create TAP devices and which bridges exist.",
+        "storage" or "runtime-dir" or "guest-channel" =>
+            "The start was rolled back. Fix the cause quoted above (free space and permissions under MYHV_HOME) and start the VM again.",
+        _ => $"Nothing was started. Fix the cause quoted above (Test-MyVmHost shows what this host and user can run), or run Repair-MyVm -Name {vm} if it names an earlier run.",
     };
 }

@@ -25,6 +25,20 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
 
     protected sealed override void StopProcessing() => cancellation.Cancel();
 
+    /// <summary>
+    /// False for commands that only report (Test-MyVmHost): they show an unsafe MYHV_HOME
+    /// instead of refusing to run.
+    /// </summary>
+    protected virtual bool RequiresSafeHome => true;
+
+    /// <summary>MYHV_HOME is checked as ssh checks ~/.ssh before any command trusts what is in it.</summary>
+    protected override void BeginProcessing()
+    {
+        if (!RequiresSafeHome) return;
+        try { Core.Configuration.StateHomeGuard.Check(Manager.Paths.Home); }
+        catch (MyHvException e) { ThrowVmError(e, Manager.Paths.Home); }
+    }
+
     protected override void EndProcessing() => cancellation.Dispose();
 
     /// <summary>A problem with one VM: reported, and the pipeline goes on with the next.</summary>

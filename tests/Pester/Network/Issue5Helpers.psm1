@@ -24,17 +24,25 @@ function Invoke-MyHvChild {
         also when the body throws (then $r.Error and $r.ErrorId say what). A child that dies (SIGKILL)
         prints no result: .Result is $null. A child still running after -TimeoutSeconds is killed and
         the call throws.
+        As another user: -Wrapper (e.g. setpriv ... --), -LaunchPrefix (a pwsh that user can read),
+        -ScriptDirectory (where the script file goes, readable by it), -ModuleManifest and -HelpersPath
+        (copies it can read).
     #>
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)] [string] $Body,
         [string] $Namespace,
         [hashtable] $Environment = @{},
-        [int] $TimeoutSeconds = 240
+        [int] $TimeoutSeconds = 240,
+        [string[]] $Wrapper,
+        [string[]] $LaunchPrefix,
+        [string] $ScriptDirectory,
+        [string] $ModuleManifest,
+        [string] $HelpersPath
     )
     $root = Get-MyHvRepoRoot
-    $manifest = Join-Path $root 'out/MyHypervisor/MyHypervisor.psd1'
-    $helpers = Join-Path $root 'tests/Pester/TestHelpers.psm1'
+    $manifest = if ($ModuleManifest) { $ModuleManifest } else { Join-Path $root 'out/MyHypervisor/MyHypervisor.psd1' }
+    $helpers = if ($HelpersPath) { $HelpersPath } else { Join-Path $root 'tests/Pester/TestHelpers.psm1' }
     $script = @"
 `$ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3.0
@@ -50,14 +58,16 @@ $Body
 }
 '$script:ResultPrefix' + (`$r | ConvertTo-Json -Compress -Depth 6)
 "@
-    $dir = if ($env:MYHV_TEST_ROOT -and (Test-Path -LiteralPath $env:MYHV_TEST_ROOT)) { $env:MYHV_TEST_ROOT } else { [System.IO.Path]::GetTempPath() }
+    $dir = if ($ScriptDirectory) { $ScriptDirectory }
+    elseif ($env:MYHV_TEST_ROOT -and (Test-Path -LiteralPath $env:MYHV_TEST_ROOT)) { $env:MYHV_TEST_ROOT } else { [System.IO.Path]::GetTempPath() }
     $file = Join-Path $dir ("child-{0}.ps1" -f [guid]::NewGuid().ToString('N').Substring(0, 8))
     Set-Content -LiteralPath $file -Value $script -Encoding utf8
 
     $childEnv = $Environment.Clone()
     $childEnv['NO_COLOR'] = '1'
-    $wrapper = if ($Namespace) { @('ip', 'netns', 'exec', $Namespace) } else { @() }
-    $process = Start-MyHvPwsh -File $file -WorkingDirectory $root -Environment $childEnv -Wrapper $wrapper
+    $wrapper = @(if ($Namespace) { 'ip', 'netns', 'exec', $Namespace }) + @($Wrapper | Where-Object { $_ })
+    $workDir = if ($ScriptDirectory) { $ScriptDirectory } else { $root }
+    $process = Start-MyHvPwsh -File $file -WorkingDirectory $workDir -Environment $childEnv -Wrapper $wrapper -LaunchPrefix $LaunchPrefix
     try {
         $done = Wait-MyHvPwsh -Process $process -TimeoutSeconds $TimeoutSeconds
         $lines = @(($done.Stdout + $done.Stderr) -split "`r?`n" | Where-Object { $_ -ne '' })

@@ -34,11 +34,23 @@ public sealed class QemuDriver : IHypervisorDriver
         if (launch.ExitCode != 0)
             throw new InvalidOperationException($"QEMU did not start (exit {launch.ExitCode}): {launch.Describe()}");
 
+        MakePrivate(request);
         var identity = ReadPidFile(request.PidFile) is int pid ? ProcessLiveness.Identify(pid) : null;
         if (identity is null)
             throw new InvalidOperationException($"QEMU started but its pid file {request.PidFile} names no live process.");
         transaction.Update(processRecord with { Process = identity });
         return new LaunchedHypervisor(identity, new HypervisorEndpoint(request.ApiSocket));
+    }
+
+    /// <summary>
+    /// QEMU's -daemonize sets umask 027 before it creates its sockets and opens the console log
+    /// (measured: sockets 0750, console.log 0640), whatever umask it was started with. They are made
+    /// 0600 once the launch returns; until then they sit in 0700 folders no one else can enter.
+    /// </summary>
+    private static void MakePrivate(LaunchRequest request)
+    {
+        foreach (var path in new[] { request.ApiSocket, request.ChannelSocket, request.ConsoleLog, request.PidFile })
+            if (File.Exists(path)) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
     private static int? ReadPidFile(string path)
