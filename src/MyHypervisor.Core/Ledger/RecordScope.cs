@@ -74,8 +74,10 @@ public sealed class RecordScope
         var real = RealPath.Resolve(path!, keepLast);
         foreach (var root in roots)
         {
-            // Compared both as written and as resolved: a link inside the home that points out of it is refused.
-            var realRoot = RealPath.Resolve(root);
+            // Compared both as written and as resolved: a link inside the home that points out of
+            // it is refused. The VM's own folder is never followed itself: if it is a link, what it
+            // leads to is not the VM's.
+            var realRoot = RealPath.Resolve(root, keepLastComponent: true);
             var written = allowRoot ? RealPath.IsAtOrUnder(path!, root) : path!.StartsWith(root + "/", StringComparison.Ordinal);
             var resolved = allowRoot ? RealPath.IsAtOrUnder(real, realRoot) : real.StartsWith(realRoot + "/", StringComparison.Ordinal);
             if (written && resolved) return null;
