@@ -44,7 +44,8 @@ public sealed class MyHvPaths
     public string VolumeSocket(string name, string tag) => Path.Combine(RuntimeDirectory(name), $"fs-{tag}.sock");
 
     /// <summary>
-    /// The text that every helper and hypervisor process of this VM carries on its command line.
+    /// The marker of every helper and hypervisor process of this VM: each carries a path directly
+    /// in the runtime folder as a whole argument (see <see cref="Processes.ProcessMarkers"/>).
     /// Finding processes by it is how cleanup recovers from a crash that lost their pids.
     /// </summary>
     public string ProcessMarker(string name) => RuntimeDirectory(name) + "/";
@@ -60,6 +61,7 @@ public sealed class MyHvPaths
         var full = Path.GetFullPath(path);
         var parent = Path.GetDirectoryName(full);
         if (parent is not null && !Directory.Exists(parent)) EnsurePrivateDirectory(parent);
-        Directory.CreateDirectory(full, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Storage.StateWrite.Guard(full, () =>
+            Directory.CreateDirectory(full, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute));
     }
 }

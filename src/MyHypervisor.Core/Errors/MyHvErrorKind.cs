@@ -17,4 +17,6 @@ public enum MyHvErrorKind
     ImageNotFound,
     VmStartFailed,
     PrerequisiteMissing,
+    /// <summary>The module could not write its state (disk full, read-only file system); what was recorded stays as it was.</summary>
+    StateWriteFailed,
 }

@@ -34,30 +34,62 @@ public sealed class ArtifactJournal
     /// <summary>Starts a new journal; fails if one exists (an unrecovered attempt must be rolled back first).</summary>
     public void Begin(Header header)
     {
-        using var stream = new FileStream(path, new FileStreamOptions
+        var created = false;
+        try
         {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        });
-        WriteLine(stream, new Line("begin", header, null));
+            StateWrite.Guard(path, () =>
+            {
+                using var stream = new FileStream(path, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew,
+                    Access = FileAccess.Write,
+                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                });
+                created = true;
+                WriteLine(stream, new Line("begin", header, null));
+            });
+        }
+        catch (Errors.MyHvException) when (created)
+        {
+            // Created but not written (no space left): a journal without its header is no plan; it goes.
+            try { File.Delete(path); } catch (IOException) { }
+            throw;
+        }
     }
 
-    public void Append(ArtifactRecord record)
+    /// <summary>Appends a record; a record that cannot be written fails the step before its artifact is made.</summary>
+    public void Append(ArtifactRecord record) => StateWrite.Guard(path, () =>
     {
         using var stream = new FileStream(path, FileMode.Append, FileAccess.Write);
         WriteLine(stream, new Line("artifact", null, record), durable: record.Kind == ArtifactKind.OverlayDisk);
+    });
+
+    /// <summary>
+    /// Notes that the attempt is over (rolled back, but with leftovers): a later recovery may
+    /// retry the undo even while the owner process still lives.
+    /// </summary>
+    public void MarkEnded()
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Append, FileAccess.Write);
+            WriteLine(stream, new Line("end", null, null));
+        }
+        catch (IOException) { /* the owner check then waits for the owner to be gone */ }
     }
+
+    /// <summary>True once the attempt has been marked over (see <see cref="MarkEnded"/>).</summary>
+    public bool IsEnded() => Lines().Any(l => l.Type == "end");
 
     /// <summary>
     /// Notes that a step has begun, so a crash recovery can name the step the attempt died in
     /// (steps such as api-ready and commit record no artifact of their own). Not fsynced.
     /// </summary>
-    public void MarkStep(string step)
+    public void MarkStep(string step) => StateWrite.Guard(path, () =>
     {
         using var stream = new FileStream(path, FileMode.Append, FileAccess.Write);
         WriteLine(stream, new Line("step", null, null, step));
-    }
+    });
 
     private static void WriteLine(FileStream stream, Line line, bool durable = false)
     {

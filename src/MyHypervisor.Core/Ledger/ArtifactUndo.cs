@@ -12,27 +12,41 @@ namespace MyHypervisor.Core.Ledger;
 public static class ArtifactUndo
 {
     /// <summary>Undoes the records newest first and reports what happened to each.</summary>
-    public static RollbackReport UndoAll(IEnumerable<ArtifactRecord> records, Action<string>? narrate = null)
+    public static RollbackReport UndoAll(IEnumerable<ArtifactRecord> records, Action<string>? narrate = null) =>
+        UndoAll(records, null, narrate);
+
+    /// <summary>
+    /// As above, but every record is first checked against <paramref name="scope"/> (the VM it
+    /// belongs to): a record that fails is Refused, never acted on. Every record read from disk
+    /// goes through here.
+    /// </summary>
+    public static RollbackReport UndoAll(IEnumerable<ArtifactRecord> records, RecordScope? scope, Action<string>? narrate)
     {
         var outcomes = new List<UndoOutcome>();
-        foreach (var record in records.OrderByDescending(r => r.Seq))
+        foreach (var record in records.Where(r => r is not null).OrderByDescending(r => r.Seq))
         {
-            var outcome = Undo(record);
+            var outcome = Undo(record, scope);
             narrate?.Invoke($"Undo {outcome}");
             outcomes.Add(outcome);
         }
         return new RollbackReport(outcomes);
     }
 
-    public static UndoOutcome Undo(ArtifactRecord record)
+    public static UndoOutcome Undo(ArtifactRecord record) => Undo(record, null);
+
+    public static UndoOutcome Undo(ArtifactRecord record, RecordScope? scope)
     {
+        // Whatever the scope: an empty or relative marker would match processes at random.
+        var problem = record.Marker is not null && ProcessMarkers.Problem(record.Marker) is { } markerProblem
+            ? markerProblem : scope?.Problem(record);
+        if (problem is not null) return new UndoOutcome(record, UndoResult.Refused, problem);
         try
         {
             var result = record.Kind switch
             {
                 ArtifactKind.OverlayDisk or ArtifactKind.File or ArtifactKind.HelperLockFile => DeleteFile(record.Path!),
                 ArtifactKind.Directory => DeleteDirectory(record.Path!),
-                ArtifactKind.Process => EndProcesses(record),
+                ArtifactKind.Process => EndProcesses(record, checkMarker: scope is not null),
                 ArtifactKind.TapDevice => DeleteTap(record.Name!),
                 ArtifactKind.Mount => Unmount(record.Path!),
                 ArtifactKind.CommittedState => RestoreState(record),
@@ -87,14 +101,19 @@ public static class ArtifactUndo
 
     /// <summary>
     /// Ends the recorded process if it is still the same one, and any process of that program
-    /// whose command line carries the record's marker (found even if the pid was never written).
+    /// that carries the record's marker as a whole argument (found even if the pid was never
+    /// written). With <paramref name="checkMarker"/> (a record read from disk) the recorded pid
+    /// must carry the marker too: a pid, start time and program name alone could have been
+    /// copied from any process on the host.
     /// </summary>
-    private static UndoResult EndProcesses(ArtifactRecord record)
+    private static UndoResult EndProcesses(ArtifactRecord record, bool checkMarker)
     {
         var victims = new List<ProcessIdentity>();
-        if (record.Process is { } recorded && ProcessLiveness.IsAlive(recorded)) victims.Add(recorded);
+        if (record.Process is { } recorded && ProcessLiveness.IsAlive(recorded)
+            && (!checkMarker || (record.Marker is { } m && ProcessLiveness.CarriesMarker(recorded.Pid, m))))
+            victims.Add(recorded);
         if (record.Marker is { } marker)
-            foreach (var found in ProcessLiveness.FindByCommandLine(marker, record.Program))
+            foreach (var found in ProcessLiveness.FindByMarker(marker, record.Program))
                 if (victims.All(v => v.Pid != found.Pid) && IsProgram(found, record.Program))
                     victims.Add(found);
         if (victims.Count == 0) return UndoResult.AlreadyGone;

@@ -14,12 +14,17 @@ public sealed class StartTransaction
     private readonly ArtifactJournal journal;
     private readonly List<ArtifactRecord> records = new();
     private readonly Action<string>? narrate;
+    private readonly RecordScope? scope;
     private int nextSeq = 1;
 
-    public StartTransaction(ArtifactJournal journal, Action<string>? narrate)
+    public StartTransaction(ArtifactJournal journal, Action<string>? narrate) : this(journal, narrate, null) { }
+
+    /// <summary>With a <paramref name="scope"/>, the rollback checks each record against the VM's reach like any other undo.</summary>
+    public StartTransaction(ArtifactJournal journal, Action<string>? narrate, RecordScope? scope)
     {
         this.journal = journal;
         this.narrate = narrate;
+        this.scope = scope;
         Attempt = Guid.NewGuid();
         journal.Begin(new ArtifactJournal.Header(ProcessLiveness.Identify(Environment.ProcessId), Attempt, DateTimeOffset.UtcNow));
     }
@@ -62,9 +67,11 @@ public sealed class StartTransaction
 
     public RollbackReport Rollback()
     {
-        var report = ArtifactUndo.UndoAll(records, narrate);
-        // Keep the journal if something could not be removed: Repair-MyVm can try again.
+        var report = ArtifactUndo.UndoAll(records, scope, narrate);
+        // Keep the journal if something could not be removed: Repair-MyVm can try again. It is
+        // marked ended, so a later recovery knows this attempt is over even while its owner lives.
         if (report.Leftovers.Count == 0) journal.Retire();
+        else journal.MarkEnded();
         return report;
     }
 }

@@ -62,13 +62,16 @@ public sealed class StartPreflight(MyHvPaths paths, ImageCatalog images, Acceler
 
     /// <summary>
     /// Removes sockets, pid files and helper lock files an earlier crashed run left in the runtime
-    /// dir, once it is certain no live process owns them: a process that still names the dir on
-    /// its command line stops the start instead, so nothing live is ever unlinked.
+    /// dir, once it is certain no live process owns them: a hypervisor or helper that still has a
+    /// path in the dir as a whole argument stops the start instead, so nothing live is ever
+    /// unlinked. Whole paths only: a VM of the same name in another home whose path ends with
+    /// this one is not this VM's, and never stops its start.
     /// </summary>
     public void SweepStaleRuntime(VmDefinition definition, OperationContext context)
     {
         var runtime = paths.RuntimeDirectory(definition.Name);
-        var owners = ProcessLiveness.FindByCommandLine(paths.ProcessMarker(definition.Name));
+        var owners = RecordScope.KnownPrograms
+            .SelectMany(program => ProcessLiveness.FindByMarker(paths.ProcessMarker(definition.Name), program)).ToList();
         if (owners.Count > 0)
             throw new MyHvException(MyHvErrorKind.VmStartFailed,
                 $"VM '{definition.Name}' cannot start: {string.Join(", ", owners)} still uses its runtime folder {runtime}. " +

@@ -71,7 +71,7 @@ public sealed class VmManager
         VmSpecRules.Validate(spec, TapDevices.BridgeExists);
         var image = Images.Resolve(spec.Image);
         if (store.Exists(spec.Name))
-            throw new MyHvException(MyHvErrorKind.InvalidVmName, $"A VM named '{spec.Name}' already exists.", spec.Name);
+            throw new MyHvException(MyHvErrorKind.InvalidVmName, store.ExistsMessage(spec.Name), spec.Name);
         var id = Guid.NewGuid();
         return new VmDefinition
         {
@@ -108,25 +108,65 @@ public sealed class VmManager
 
     public VmInfo New(VmSpec spec, OperationContext context) => Create(PlanNew(spec), context);
 
-    /// <summary>The VM as it really is. A VM busy with another command is shown as recorded, with a note.</summary>
+    /// <summary>
+    /// The VM as it really is. A VM busy with another command is shown as recorded, with a note.
+    /// A VM whose record cannot be used is shown as Failed, with the reason naming the file and
+    /// the field: it never stops the listing of the others.
+    /// </summary>
     public VmInfo Get(string name, OperationContext context)
     {
-        var session = TryOpen(name, ReaderLockWait, context);
-        if (session is null)
+        VmSession? session;
+        try
         {
-            var definition = store.ReadDefinition(name);
-            return new VmInfo(definition, store.ReadState(name), new[] { "busy: another command is working on this VM" }, Paths.VmDirectory(name));
+            session = TryOpen(name, ReaderLockWait, context);
         }
+        catch (VmRecordException e)
+        {
+            return Unusable(name, e);
+        }
+        catch (MyHvException e) when (e.Kind == MyHvErrorKind.VmBusy)
+        {
+            return Busy(name, e.Message);
+        }
+        if (session is null) return Busy(name, "busy: another command is working on this VM");
         using (session) return Info(session);
+    }
+
+    private VmInfo Busy(string name, string note)
+    {
+        try { return new VmInfo(store.ReadDefinition(name), store.ReadState(name), new[] { note }, Paths.VmDirectory(name)); }
+        catch (VmRecordException e) { return Unusable(name, e); }
+    }
+
+    /// <summary>A VM whose record cannot be used: Failed, with the reason; its definition when that much is readable.</summary>
+    private VmInfo Unusable(string name, VmRecordException problem)
+    {
+        VmDefinition definition;
+        try { definition = store.ReadDefinition(name); }
+        catch (MyHvException)
+        {
+            definition = new VmDefinition
+            {
+                Name = name, Id = Guid.Empty, Image = string.Empty, ImagePath = string.Empty, Cpus = 0, MemoryMiB = 0,
+                CreatedAt = Directory.GetCreationTimeUtc(Paths.VmDirectory(name)),
+            };
+        }
+        var state = new VmState { Status = VmStatus.Failed, Reason = problem.Message };
+        return new VmInfo(definition, state, new[] { problem.Message }, Paths.VmDirectory(name));
     }
 
     public VmInfo Start(string name, StartOptions options, OperationContext context)
     {
-        using var session = Open(name, WriterLockWait, context);
+        VmSession session;
+        // The contract's id for any start failure, a state that cannot be written included.
+        try { session = Open(name, WriterLockWait, context); }
+        catch (MyHvException e) when (e.Kind == MyHvErrorKind.StateWriteFailed) { throw AsStartFailure(name, e); }
+        using var _ = session;
         try
         {
             starter.Start(session, options, context);
         }
+        catch (MyHvException e) when (e.Kind == MyHvErrorKind.StateWriteFailed) { throw AsStartFailure(name, e); }
         catch (MyHvException) { throw; }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -136,6 +176,9 @@ public sealed class VmManager
         }
         return Info(session);
     }
+
+    private static MyHvException AsStartFailure(string name, MyHvException e) =>
+        new(MyHvErrorKind.VmStartFailed, $"Starting VM '{name}' failed: {e.Message}", name, e) { FailedStep = "prepare" };
 
     public (VmInfo Vm, VmStopper.Outcome Outcome) Stop(string name, StopOptions options, OperationContext context)
     {
@@ -158,21 +201,34 @@ public sealed class VmManager
         return ConsoleLog.Tail(Paths.ConsoleLog(name), tail);
     }
 
-    /// <summary>Deletes the VM with its disk. A running VM is stopped first only with <paramref name="force"/>.</summary>
+    /// <summary>
+    /// Deletes the VM with its disk. A running VM is stopped first only with <paramref name="force"/>.
+    /// A VM whose record cannot be used is removed with <paramref name="force"/>, with whatever of
+    /// it is found by name (processes, mounts, lock files, runtime folder); a removal that did not
+    /// finish is finished. The lock file is kept: it is never unlinked while held.
+    /// </summary>
     public void Remove(string name, bool force, OperationContext context)
     {
         VmNameRules.Validate(name);
         if (!store.Exists(name)) throw new MyHvException(MyHvErrorKind.VmNotFound, $"No VM named '{name}' exists.", name);
         using var vmLock = VmLock.Acquire(Paths.LockFile(name), name, WriterLockWait, context.Cancel);
+        if (!store.Exists(name)) throw new MyHvException(MyHvErrorKind.VmNotFound, $"No VM named '{name}' exists.", name);
         VmSession? session = null;
-        try
+        RecordScope? scope = null;
+        var finishing = store.IsBeingRemoved(name);
+        if (!finishing)
         {
-            session = OpenLocked(name, vmLock, context);
+            try
+            {
+                session = OpenLocked(name, vmLock, context);
+                scope = reconciler.ScopeOf(session);
+            }
+            catch (VmRecordException e) when (force)
+            {
+                context.Say($"VM '{name}' has an unusable record ({e.Message}); removing it by force");
+            }
         }
-        catch (MyHvException e) when (e.Kind == MyHvErrorKind.InvalidVmSpec && force)
-        {
-            context.Say($"VM '{name}' has an unreadable record ({e.Message}); removing it by force");
-        }
+        else context.Say($"VM '{name}': finishing a removal that did not finish");
         if (session?.State.Status == VmStatus.Running)
         {
             if (!force)
@@ -180,43 +236,80 @@ public sealed class VmManager
             stopper.Stop(session, new StopOptions(Force: true), context);
         }
         // Whatever still carries this VM's marker, or sits in its runtime folder, goes with it.
-        var report = ArtifactUndo.UndoAll(LeftoverRecords(name).Concat(session?.State.Artifacts ?? Array.Empty<ArtifactRecord>()), context.Narrate);
+        // Recorded artifacts are undone only when the record is usable (then checked against the
+        // VM's reach): an unusable one may be a copy of another VM's, naming that VM's things.
+        scope ??= new RecordScope(Paths, name, tapName: null);
+        var report = ArtifactUndo.UndoAll(LeftoverRecords(name).Concat(session?.State.Artifacts ?? Array.Empty<ArtifactRecord>()), scope, context.Narrate);
         foreach (var leftover in report.Leftovers)
             context.Warning($"VM '{name}' is removed, but {leftover}.");
-        store.Delete(name);
+        FinishRemoval(name);
         context.Say($"Removed VM '{name}' and its disk");
-        File.Delete(Paths.LockFile(name));
     }
 
-    /// <summary>Recovers one VM: rolls back an orphaned journal, tears down a dead run, ends leftover processes.</summary>
+    private void FinishRemoval(string name)
+    {
+        try
+        {
+            store.Delete(name);
+        }
+        catch (MyHvException e) when (e.Kind == MyHvErrorKind.StateWriteFailed)
+        {
+            throw new MyHvException(MyHvErrorKind.StateWriteFailed,
+                $"VM '{name}' is only partly removed: {e.Message} Get-MyVm lists it as Failed until Remove-MyVm -Name {name} " +
+                $"(or Repair-MyVm -Name {name}) finishes the removal.", name, e);
+        }
+    }
+
+    /// <summary>Recovers one VM: rolls back an orphaned journal, tears down a dead run, ends leftover processes; finishes a removal that did not.</summary>
     public RepairResult Repair(string name, OperationContext context)
     {
+        VmNameRules.Validate(name);
+        if (store.Exists(name) && store.IsBeingRemoved(name))
+        {
+            using var vmLock = VmLock.Acquire(Paths.LockFile(name), name, WriterLockWait, context.Cancel);
+            if (!store.IsBeingRemoved(name)) return Repair(name, context);
+            var report = ArtifactUndo.UndoAll(LeftoverRecords(name), new RecordScope(Paths, name, tapName: null), context.Narrate);
+            FinishRemoval(name);
+            context.Say($"VM '{name}': finished its removal");
+            return new RepairResult
+            {
+                Name = name, Status = VmStatus.Stopped,
+                Removed = report.Removed.Append($"VM folder {Paths.VmDirectory(name)} (a removal that had not finished)").ToArray(),
+                Leftovers = report.Leftovers.ToArray(),
+            };
+        }
         using var session = Open(name, WriterLockWait, context, out var removedByReconcile);
         var removed = new List<string>(removedByReconcile);
         var leftovers = new List<string>();
         if (session.State.Status != VmStatus.Running)
         {
-            var report = ArtifactUndo.UndoAll(session.State.Artifacts.Concat(LeftoverRecords(name)), context.Narrate);
+            var report = ArtifactUndo.UndoAll(session.State.Artifacts.Concat(LeftoverRecords(name)), reconciler.ScopeOf(session), context.Narrate);
             removed.AddRange(report.Removed);
             leftovers.AddRange(report.Leftovers);
             if (session.State.Artifacts.Count > 0)
-                session.Save(session.State with { Artifacts = report.Outcomes.Where(o => o.Result == UndoResult.Failed).Select(o => o.Record).ToList() });
+                session.Save(session.State with { Artifacts = report.Remaining.Where(r => r.Step != "leftover").ToList() });
         }
         return new RepairResult { Name = name, Status = session.State.Status, Removed = removed.ToArray(), Leftovers = leftovers.ToArray() };
     }
 
     /// <summary>
-    /// Artifacts of a VM that is not running, found by name rather than by record: processes
-    /// carrying its runtime folder on their command line, mounts under that folder (read-only
-    /// bind mounts of shared folders, newest first, as /proc/self/mountinfo lists them), helper
-    /// lock files, the runtime folder. They are undone together with the VM's recorded artifacts,
-    /// ordered by Seq: the processes first and the mounts next (above any ledger Seq), the runtime
-    /// folder last (below any), so no folder is deleted while a mount is still under it.
+    /// Artifacts of a VM that is not running, found by name rather than by record: the module's
+    /// programs (QEMU, virtiofsd) that have a path directly in its runtime folder as a whole
+    /// argument (never a substring: another home's folder may end with this one), mounts under
+    /// that folder (read-only bind mounts of shared folders, newest first, as
+    /// /proc/self/mountinfo lists them), helper lock files, the runtime folder. They are undone
+    /// together with the VM's recorded artifacts, ordered by Seq: the processes first and the
+    /// mounts next (above any ledger Seq), the runtime folder last (below any), so no folder is
+    /// deleted while a mount is still under it.
     /// </summary>
     private IEnumerable<ArtifactRecord> LeftoverRecords(string name)
     {
         var runtime = Paths.RuntimeDirectory(name);
-        yield return new ArtifactRecord { Seq = int.MaxValue, Kind = ArtifactKind.Process, Step = "leftover", Marker = Paths.ProcessMarker(name) };
+        foreach (var program in RecordScope.KnownPrograms)
+            yield return new ArtifactRecord
+            {
+                Seq = int.MaxValue, Kind = ArtifactKind.Process, Step = "leftover", Program = program, Marker = Paths.ProcessMarker(name),
+            };
         foreach (var mountPoint in BindMounts.MountPointsUnder(runtime))
             yield return new ArtifactRecord { Seq = int.MaxValue - 1, Kind = ArtifactKind.Mount, Step = "leftover", Path = mountPoint };
         foreach (var lockFile in VirtiofsdLauncher.LockFilesUnder(runtime))
@@ -225,7 +318,7 @@ public sealed class VmManager
     }
 
     private VmInfo Info(VmSession session) =>
-        new(session.Definition, session.State, session.Problems, Paths.VmDirectory(session.Name));
+        new(session.Definition, session.State, session.Problems.Concat(session.RecordProblems).ToList(), Paths.VmDirectory(session.Name));
 
     private VmSession Open(string name, TimeSpan wait, OperationContext context) => Open(name, wait, context, out _);
 

@@ -1,4 +1,5 @@
 using MyHypervisor.Core.Configuration;
+using MyHypervisor.Core.Errors;
 using MyHypervisor.Core.Ledger;
 using MyHypervisor.Core.Processes;
 using MyHypervisor.Core.Storage;
@@ -8,37 +9,63 @@ namespace MyHypervisor.Core.Lifecycle;
 
 /// <summary>
 /// Makes the record match reality before any command trusts it: rolls back a start journal whose
-/// owner died, and checks the recorded hypervisor process (pid, start time, executable). A dead
-/// VM is torn down with the same undo code a failed start uses, and its state corrected.
+/// owner died, and checks the recorded hypervisor process (pid, start time, executable, and its
+/// pid-file argument). A dead VM is torn down with the same undo code a failed start uses, and
+/// its state corrected. Every record is checked against the VM's reach (<see cref="RecordScope"/>)
+/// first: one that fails is reported in the VM's Problems and never acted on.
 /// </summary>
 public sealed class VmReconciler(VmStore store)
 {
     private const int ConsoleTailLines = 20;
     private MyHvPaths Paths => store.Paths;
 
+    /// <summary>The records of this VM may name only what this VM owns.</summary>
+    public RecordScope ScopeOf(VmSession session) => new(Paths, session.Name, session.Definition.Network.TapName);
+
     /// <summary>Returns what it removed (empty when the record already matched reality).</summary>
     public IReadOnlyList<string> Reconcile(VmSession session, OperationContext context)
     {
+        var scope = ScopeOf(session);
         var removed = new List<string>();
-        removed.AddRange(RecoverInterruptedStart(session, context));
-        removed.AddRange(CheckHypervisor(session, context));
+        removed.AddRange(RecoverInterruptedStart(session, scope, context));
+        removed.AddRange(CheckHypervisor(session, scope, context));
         CheckHelpers(session);
+        ReportUntrustedRecords(session, scope);
         return removed;
     }
 
     /// <summary>
-    /// A journal exists only while a start is under way, and the starter holds the VM's lock
-    /// throughout. We hold the lock now, so the journal's owner is gone: roll its attempt back.
+    /// True only when <paramref name="identity"/> is alive (pid, start time, boot, executable) and
+    /// is this VM's QEMU: the hypervisor program, carrying this VM's pid file as an argument. A
+    /// hand-edited record naming any other live process is not trusted, and that process is never
+    /// signalled.
     /// </summary>
-    private IReadOnlyList<string> RecoverInterruptedStart(VmSession session, OperationContext context)
+    public bool IsOwnHypervisor(string name, ProcessIdentity identity) =>
+        ProcessLiveness.IsAlive(identity)
+        && Path.GetFileName(ProcFs.ReadExecutable(identity.Pid) ?? identity.Executable ?? string.Empty) == Hypervisors.Qemu.QemuDriver.Executable
+        && ProcessLiveness.CarriesMarker(identity.Pid, Paths.PidFile(name));
+
+    /// <summary>
+    /// A journal exists only while a start is under way (the starter holds the VM's lock
+    /// throughout), or after a rollback that left something behind (marked ended). We hold the
+    /// lock now; the attempt is rolled back only once its recorded owner process (pid and start
+    /// time) is gone too, or it is marked ended, or we are that owner: a lock that was broken
+    /// (its file unlinked and made anew) must never roll back a live start.
+    /// </summary>
+    private IReadOnlyList<string> RecoverInterruptedStart(VmSession session, RecordScope scope, OperationContext context)
     {
         var journal = new ArtifactJournal(Paths.JournalFile(session.Name));
         if (!journal.Exists) return Array.Empty<string>();
         var (header, records) = journal.Read();
+        if (header?.Owner is { } owner && owner.Pid != Environment.ProcessId && !journal.IsEnded() && ProcessLiveness.IsAlive(owner))
+            throw new MyHvException(MyHvErrorKind.VmBusy,
+                $"VM '{session.Name}' is busy: a start by {owner} (attempt {header.Attempt}) is still under way, although the VM's lock " +
+                $"was free (was {Paths.LockFile(session.Name)} removed?). Nothing was rolled back; try again when that process has ended.",
+                session.Name);
         // The step it died in, noted as each step began (api-ready and commit record no artifact).
         var step = journal.LastStep() ?? (records.Count > 0 ? records[^1].Step : "prepare");
         context.Say($"VM '{session.Name}': rolling back a start interrupted at step '{step}' (owner {header?.Owner?.ToString() ?? "unknown"} is gone)");
-        var report = ArtifactUndo.UndoAll(records, context.Narrate);
+        var report = ArtifactUndo.UndoAll(records, scope, context.Narrate);
         if (report.Leftovers.Count == 0) journal.Retire();
         var reason = $"A start was interrupted at step '{step}' (the process running it died); it was rolled back.";
         if (report.Leftovers.Count > 0) reason += " Could not remove: " + string.Join("; ", report.Leftovers);
@@ -46,17 +73,17 @@ public sealed class VmReconciler(VmStore store)
         session.Save(store.ReadState(session.Name) with
         {
             Status = VmStatus.Failed, Reason = reason, Hypervisor = null, Attempt = null,
-            Artifacts = report.Outcomes.Where(o => o.Result == UndoResult.Failed).Select(o => o.Record).ToList(),
+            Artifacts = report.Remaining,
             StoppedAt = DateTimeOffset.UtcNow,
         });
         return report.Removed;
     }
 
-    private IReadOnlyList<string> CheckHypervisor(VmSession session, OperationContext context)
+    private IReadOnlyList<string> CheckHypervisor(VmSession session, RecordScope scope, OperationContext context)
     {
         var state = session.State;
         if (state.Status is VmStatus.Stopped or VmStatus.Failed) return Array.Empty<string>();
-        if (state.Hypervisor is { } process && ProcessLiveness.IsAlive(process))
+        if (state.Hypervisor is { } process && IsOwnHypervisor(session.Name, process))
         {
             // Alive, and no command holds the lock: an interrupted stop left 'Stopping' behind.
             if (state.Status != VmStatus.Running) session.Save(state with { Status = VmStatus.Running });
@@ -67,14 +94,16 @@ public sealed class VmReconciler(VmStore store)
         // SIGKILL the file stays. That tells a guest shutdown from a crash.
         var crashed = File.Exists(Paths.PidFile(session.Name));
         var pid = state.Hypervisor?.Pid.ToString() ?? "unknown";
-        context.Say($"VM '{session.Name}': its hypervisor (pid {pid}) is gone; tearing down the run's artifacts");
-        var report = ArtifactUndo.UndoAll(state.Artifacts, context.Narrate);
-        var failedUndo = report.Outcomes.Where(o => o.Result == UndoResult.Failed).Select(o => o.Record).ToList();
-        if (state.Status == VmStatus.Stopping || !crashed)
+        var impostor = state.Hypervisor is { } recorded && ProcessLiveness.IsAlive(recorded);
+        context.Say(impostor
+            ? $"VM '{session.Name}': its recorded hypervisor (pid {pid}) is a live process that is not this VM's QEMU; it is left alone"
+            : $"VM '{session.Name}': its hypervisor (pid {pid}) is gone; tearing down the run's artifacts");
+        var report = ArtifactUndo.UndoAll(state.Artifacts, scope, context.Narrate);
+        if (state.Status == VmStatus.Stopping || (!crashed && !impostor))
         {
             session.Save(state with
             {
-                Status = VmStatus.Stopped, Hypervisor = null, Attempt = null, Artifacts = failedUndo,
+                Status = VmStatus.Stopped, Hypervisor = null, Attempt = null, Artifacts = report.Remaining,
                 StopMethod = StopMethod.AlreadyExited, StoppedAt = DateTimeOffset.UtcNow,
                 Reason = "The hypervisor exited on its own: the guest powered off, rebooted or panicked (see Get-MyVmConsole).",
                 ConsoleTail = null,
@@ -83,9 +112,11 @@ public sealed class VmReconciler(VmStore store)
         }
         session.Save(state with
         {
-            Status = VmStatus.Failed, Hypervisor = null, Attempt = null, Artifacts = failedUndo,
+            Status = VmStatus.Failed, Hypervisor = null, Attempt = null, Artifacts = report.Remaining,
             StoppedAt = DateTimeOffset.UtcNow,
-            Reason = $"The hypervisor process (pid {pid}) died unexpectedly (killed or crashed); its pid file was left behind.",
+            Reason = impostor
+                ? $"The recorded hypervisor process (pid {pid}) is not this VM's QEMU (another program, or without this VM's pid file); the record was not trusted and that process was left alone."
+                : $"The hypervisor process (pid {pid}) died unexpectedly (killed or crashed); its pid file was left behind.",
             ConsoleTail = ConsoleLog.Tail(Paths.ConsoleLog(session.Name), ConsoleTailLines),
         });
         return report.Removed;
@@ -98,5 +129,16 @@ public sealed class VmReconciler(VmStore store)
         foreach (var helper in session.State.Artifacts.Where(a => a.Kind == ArtifactKind.Process && a.Step != "hypervisor-launch"))
             if (helper.Process is { } identity && !ProcessLiveness.IsAlive(identity))
                 session.Problems.Add($"{Path.GetFileName(helper.Program)} (pid {identity.Pid}) for {helper.Name ?? helper.Step} is not running");
+    }
+
+    /// <summary>Records kept in the state that no command will act on: reported on every look at the VM.</summary>
+    private static void ReportUntrustedRecords(VmSession session, RecordScope scope)
+    {
+        foreach (var record in session.State.Artifacts)
+        {
+            var problem = record.Marker is not null && ProcessMarkers.Problem(record.Marker) is { } m ? m : scope.Problem(record);
+            if (problem is not null)
+                session.RecordProblems.Add($"untrusted record in {Path.GetFileName(session.StateFile)}, not acted on: {record.Describe()}: {problem}");
+        }
     }
 }

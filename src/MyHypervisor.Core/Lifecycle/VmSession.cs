@@ -27,6 +27,11 @@ public sealed class VmSession : IDisposable
     /// <summary>Problems seen while reconciling (a dead helper process), not persisted.</summary>
     public List<string> Problems { get; } = new();
 
+    /// <summary>Records that failed validation and are never acted on (reported with the VM, kept apart from helper problems).</summary>
+    public List<string> RecordProblems { get; } = new();
+
+    public string StateFile => store.Paths.StateFile(Name);
+
     /// <summary>
     /// Writes the state atomically, flushed to disk. <paramref name="durable"/> false is for a
     /// transient state that the next command re-derives anyway (Stopping): not worth an fsync, which

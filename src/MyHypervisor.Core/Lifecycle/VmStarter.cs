@@ -37,7 +37,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
             { FailedStep = "prepare" };
         preflight.SweepStaleRuntime(definition, context);
 
-        var transaction = new StartTransaction(journal, context.Narrate);
+        var transaction = new StartTransaction(journal, context.Narrate, new RecordScope(Paths, name, definition.Network.TapName));
         LaunchedHypervisor? launched = null;
         try
         {
@@ -162,16 +162,25 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         var reason = failure is OperationCanceledException ? "the start was cancelled" : failure.Message;
         var message = $"Starting VM '{name}' failed at step '{step}': {reason}";
         if (report.Leftovers.Count > 0) message += $" Could not remove: {string.Join("; ", report.Leftovers)}. Run Repair-MyVm -Name {name}.";
-        session.Save(store.ReadState(name) with
+        try
         {
-            Status = VmStatus.Failed,
-            Hypervisor = null,
-            Attempt = null,
-            Reason = message,
-            ConsoleTail = launched ? ConsoleLog.Tail(Paths.ConsoleLog(name), 20) : null,
-            Artifacts = report.Outcomes.Where(o => o.Result == UndoResult.Failed).Select(o => o.Record).ToList(),
-            StoppedAt = DateTimeOffset.UtcNow,
-        });
+            session.Save(store.ReadState(name) with
+            {
+                Status = VmStatus.Failed,
+                Hypervisor = null,
+                Attempt = null,
+                Reason = message,
+                ConsoleTail = launched ? ConsoleLog.Tail(Paths.ConsoleLog(name), 20) : null,
+                Artifacts = report.Remaining,
+                StoppedAt = DateTimeOffset.UtcNow,
+            });
+        }
+        catch (MyHvException e) when (e.Kind == MyHvErrorKind.StateWriteFailed)
+        {
+            // Disk full or read-only: the state keeps what it held (the attempt's own commit, if
+            // any, was undone above); the user hears why, with the path.
+            message += $" The failure could not be recorded either: {e.Message}";
+        }
         return new MyHvException(MyHvErrorKind.VmStartFailed, message, name, failure)
         {
             FailedStep = step,

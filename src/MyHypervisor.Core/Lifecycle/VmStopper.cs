@@ -40,7 +40,7 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
         var skipGuest = session.Problems.Count > 0 ? string.Join("; ", session.Problems) : null;
         var method = Ladder(name, driver, endpoint, process, options, skipGuest, context);
         Report(context, name, "Removing runtime artifacts", 90);
-        var report = ArtifactUndo.UndoAll(state.Artifacts, context.Narrate);
+        var report = ArtifactUndo.UndoAll(state.Artifacts, new RecordScope(store.Paths, name, session.Definition.Network.TapName), context.Narrate);
         session.Save(state with
         {
             Status = VmStatus.Stopped,
@@ -50,7 +50,7 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
             StoppedAt = DateTimeOffset.UtcNow,
             Reason = null,
             ConsoleTail = null,
-            Artifacts = report.Outcomes.Where(o => o.Result == UndoResult.Failed).Select(o => o.Record).ToList(),
+            Artifacts = report.Remaining,
         });
         Report(context, name, "Stopped", 100);
         context.Say($"VM '{name}' stopped ({method})");

@@ -57,6 +57,19 @@ public static class ProcFs
         catch (UnauthorizedAccessException) { return null; }
     }
 
+    /// <summary>The process's arguments (argv, argv[0] included) as the kernel holds them, or null when it is gone.</summary>
+    public static string[]? ReadArguments(int pid)
+    {
+        try
+        {
+            var text = Encoding.UTF8.GetString(File.ReadAllBytes($"/proc/{pid}/cmdline"));
+            if (text.EndsWith('\0')) text = text[..^1];
+            return text.Length == 0 ? Array.Empty<string>() : text.Split('\0');
+        }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
+
     public static string? ReadExecutable(int pid)
     {
         try

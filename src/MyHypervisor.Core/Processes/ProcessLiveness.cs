@@ -29,27 +29,31 @@ public static class ProcessLiveness
         return exe is null || Path.GetFileName(exe) == Path.GetFileName(identity.Executable);
     }
 
-    /// <summary>Live processes whose command line contains <paramref name="marker"/> (a VM's runtime dir).</summary>
-    public static IReadOnlyList<ProcessIdentity> FindByCommandLine(string marker) => FindByCommandLine(marker, null);
-
     /// <summary>
     /// Live processes of <paramref name="program"/> (matched by executable file name, as
-    /// <see cref="Identify"/> records it; any program when null) whose command line contains
-    /// <paramref name="marker"/>. The executable is checked first: reading a command line waits for
-    /// the owner's memory map lock, which busy processes (a loaded host) hold for milliseconds.
+    /// <see cref="Identify"/> records it) that carry <paramref name="marker"/> as one whole
+    /// argument (see <see cref="ProcessMarkers.Matches"/>): never a substring, so the marker of
+    /// one home can never find a process of another home whose path merely ends with it. The
+    /// executable is checked first: reading a command line waits for the owner's memory map lock,
+    /// which busy processes (a loaded host) hold for milliseconds. An empty or relative marker
+    /// finds nothing.
     /// </summary>
-    public static IReadOnlyList<ProcessIdentity> FindByCommandLine(string marker, string? program)
+    public static IReadOnlyList<ProcessIdentity> FindByMarker(string marker, string? program)
     {
         var found = new List<ProcessIdentity>();
+        if (ProcessMarkers.Problem(marker) is not null) return found;
         var programName = program is null ? null : Path.GetFileName(program);
         foreach (var pid in ProcFs.AllPids())
         {
             if (pid == Environment.ProcessId) continue;
             if (programName is not null && Path.GetFileName(ProcFs.ReadExecutable(pid)) != programName) continue;
-            var cmdline = ProcFs.ReadCommandLine(pid);
-            if (cmdline is null || !cmdline.Contains(marker, StringComparison.Ordinal)) continue;
+            if (!CarriesMarker(pid, marker)) continue;
             if (Identify(pid) is { } identity) found.Add(identity);
         }
         return found;
     }
+
+    /// <summary>True when the live process <paramref name="pid"/> has an argument that matches <paramref name="marker"/> as a whole.</summary>
+    public static bool CarriesMarker(int pid, string marker) =>
+        ProcFs.ReadArguments(pid) is { } arguments && arguments.Any(a => ProcessMarkers.Matches(marker, a));
 }

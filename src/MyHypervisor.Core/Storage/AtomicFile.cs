@@ -15,7 +15,10 @@ public static class AtomicFile
     /// the rename: readers (and a later command after this process dies) still see the old content
     /// or the new, but after a host crash the file may hold the old content.
     /// </summary>
-    public static void WriteAllText(string path, string content, bool durable)
+    public static void WriteAllText(string path, string content, bool durable) =>
+        StateWrite.Guard(path, () => Write(path, content, durable));
+
+    private static void Write(string path, string content, bool durable)
     {
         var directory = Path.GetDirectoryName(path)!;
         var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
@@ -38,7 +41,8 @@ public static class AtomicFile
         }
         finally
         {
-            if (File.Exists(temp)) File.Delete(temp);
+            try { if (File.Exists(temp)) File.Delete(temp); }
+            catch (IOException) { /* read-only: the temp file could not have been made either */ }
         }
     }
 }

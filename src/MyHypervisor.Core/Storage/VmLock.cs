@@ -31,26 +31,53 @@ public sealed class VmLock : IDisposable
         {
             try
             {
-                var options = new FileStreamOptions
-                {
-                    Mode = FileMode.OpenOrCreate,
-                    Access = FileAccess.ReadWrite,
-                    Share = FileShare.None,
-                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                };
-                return new VmLock(new FileStream(lockFile, options));
+                return new VmLock(Open(lockFile));
             }
-            catch (IOException) when (DateTime.UtcNow < deadline)
+            catch (IOException e) when (IsHeldElsewhere(e) && DateTime.UtcNow < deadline)
             {
                 cancel.ThrowIfCancellationRequested();
                 Thread.Sleep(25);
             }
-            catch (IOException)
+            catch (IOException e) when (IsHeldElsewhere(e))
             {
                 return null;
             }
         }
     }
+
+    /// <summary>
+    /// Opens and flocks the lock file. The file is never unlinked (Remove-MyVm keeps it): an
+    /// unlinked lock would let a waiter lock the orphaned inode while a newcomer locks a new file.
+    /// On a read-only state root an existing lock file is opened for reading (flock works on it
+    /// all the same); a lock file that cannot be made is StateWriteFailed, never "busy".
+    /// </summary>
+    private static FileStream Open(string lockFile)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.OpenOrCreate,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.None,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        try
+        {
+            return new FileStream(lockFile, options);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && !(e is IOException io && IsHeldElsewhere(io)))
+        {
+            if (!File.Exists(lockFile)) throw StateWrite.Failed(lockFile, e);
+            try
+            {
+                return new FileStream(lockFile, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.None });
+            }
+            catch (IOException again) when (IsHeldElsewhere(again)) { throw; }
+            catch (Exception) { throw StateWrite.Failed(lockFile, e); }
+        }
+    }
+
+    /// <summary>EWOULDBLOCK from flock: another open file holds the lock (.NET reports it as a sharing violation).</summary>
+    private static bool IsHeldElsewhere(IOException e) => (e.HResult & 0xFFFF) is 11 or 32;
 
     public void Dispose() => stream.Dispose();
 }

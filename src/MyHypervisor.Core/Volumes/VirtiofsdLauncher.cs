@@ -170,7 +170,7 @@ public static class VirtiofsdLauncher
     {
         var executable = ProcFs.ReadExecutable(pid);
         if (executable is null || Path.GetFileName(executable) != Path.GetFileName(program)) return null;
-        if (ProcFs.ReadCommandLine(pid) is not { } commandLine || !commandLine.Contains(marker, StringComparison.Ordinal)) return null;
+        if (!ProcessLiveness.CarriesMarker(pid, marker)) return null;
         return ProcessLiveness.Identify(pid);
     }
 

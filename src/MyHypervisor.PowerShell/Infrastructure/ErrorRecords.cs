@@ -31,6 +31,7 @@ public static class ErrorRecords
         MyHvErrorKind.InvalidVmSpec => ErrorCategory.InvalidArgument,
         MyHvErrorKind.PrerequisiteMissing => ErrorCategory.NotInstalled,
         MyHvErrorKind.VmStartFailed => ErrorCategory.OperationStopped,
+        MyHvErrorKind.StateWriteFailed => ErrorCategory.WriteError,
         _ => ErrorCategory.NotSpecified,
     };
 
@@ -39,6 +40,7 @@ public static class ErrorRecords
         MyHvErrorKind.PrerequisiteMissing => "Run Test-MyVmHost to see what this host lacks and how to install it.",
         MyHvErrorKind.VmBusy => "Wait for the other command on this VM to finish, then try again.",
         MyHvErrorKind.VmStartFailed when error.Leftovers.Count > 0 => $"Run Repair-MyVm -Name {error.VmName} to remove what the rollback could not.",
+        MyHvErrorKind.StateWriteFailed => "Free space on the file system of MYHV_HOME (or make it writable), then run the command again.",
         MyHvErrorKind.VmStartFailed => StartHint(error.VmName, error.FailedStep),
         _ => null,
     };

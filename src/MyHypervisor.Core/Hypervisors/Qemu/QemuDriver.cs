@@ -19,11 +19,12 @@ public sealed class QemuDriver : IHypervisorDriver
         var qemu = FindExecutable() ?? throw new MyHvException(MyHvErrorKind.PrerequisiteMissing,
             $"{Executable} is not installed (Debian package qemu-system-x86). See Test-MyVmHost.", request.Definition.Name);
 
-        // Recorded before launch: if this process dies right after the fork, the marker (the
-        // API socket path, unique to this VM) still finds the daemon for the rollback.
+        // Recorded before launch: if this process dies right after the fork, the marker (the pid
+        // file's path, unique to this VM and passed as a whole argument of -pidfile) still finds
+        // the daemon for the rollback.
         var processRecord = transaction.Intend(new ArtifactRecord
         {
-            Kind = ArtifactKind.Process, Step = transaction.CurrentStep, Program = qemu, Marker = request.ApiSocket,
+            Kind = ArtifactKind.Process, Step = transaction.CurrentStep, Program = qemu, Marker = request.PidFile,
         });
         transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = transaction.CurrentStep, Path = request.PidFile });
         transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = transaction.CurrentStep, Path = request.ApiSocket });
