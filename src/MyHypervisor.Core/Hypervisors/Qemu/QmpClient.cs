@@ -182,6 +182,8 @@ public sealed class QmpClient : IDisposable
     {
         while (true)
         {
+            // Checked on every message, not only when the socket runs dry: a flood of events never does.
+            if (deadline.Passed) throw TimedOut(socketPath, $"no reply to {command}", deadline, null);
             var message = ReadMessage(deadline, $"the reply to {command}", cancel);
             if (message["event"] is not null) { KeepEvent(message); continue; }
             if (message["id"] is not JsonValue value || !value.TryGetValue<string>(out var got) || got != id) continue;
