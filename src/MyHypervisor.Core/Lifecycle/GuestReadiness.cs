@@ -23,6 +23,11 @@ public static class GuestReadiness
     public enum Source { Channel, Console }
 
     public static Source Wait(string? channelSocket, string consoleLog, string readyLine, TimeSpan timeout,
+        Func<bool> hypervisorAlive, Action<TimeSpan>? tick, CancellationToken cancel) =>
+        Wait(channelSocket, new ConsoleFollower(consoleLog, readyLine), timeout, hypervisorAlive, tick, cancel);
+
+    /// <summary>As above, with the caller's follower of the console log (it counts what it read).</summary>
+    public static Source Wait(string? channelSocket, ConsoleFollower console, TimeSpan timeout,
         Func<bool> hypervisorAlive, Action<TimeSpan>? tick, CancellationToken cancel)
     {
         var started = DateTime.UtcNow;
@@ -30,9 +35,8 @@ public static class GuestReadiness
         var channel = channelSocket is not null && File.Exists(channelSocket) ? TryConnect(channelSocket) : null;
         // Only what is new is read (console), and only a READY-sized tail is kept (channel): a
         // guest that floods either cannot grow this process.
-        var console = new ConsoleFollower(consoleLog, readyLine);
         var channelText = new BoundedMatcher(ChannelReadyMessage);
-        var buffer = new byte[4096];
+        var buffer = new byte[64 * 1024];
         DateTime? consoleReadyAt = null;
         try
         {

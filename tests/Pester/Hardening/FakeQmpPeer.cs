@@ -23,7 +23,7 @@ namespace MyHvTests
         public string SocketPath { get; private set; }
         public long BytesSent { get { return Interlocked.Read(ref bytesSent); } }
 
-        /// <summary>good | nogreeting | silent | trickle | flood | hugeline</summary>
+        /// <summary>good | nogreeting | silent | trickle | flood | hugeline, or channelflood (a guest channel, not QMP)</summary>
         public FakeQmpPeer(string socketPath, string mode)
         {
             SocketPath = socketPath;
@@ -58,6 +58,15 @@ namespace MyHvTests
             try
             {
                 if (mode == "nogreeting") { Idle(); return; }
+                if (mode == "channelflood")
+                {
+                    // Not QMP: a guest channel that floods 20 MB of noise before its READY.
+                    var noise = new string('x', 64 * 1024);
+                    for (var i = 0; i < 320 && !stopping; i++) Send(client, noise);
+                    Send(client, "READY\n");
+                    Idle();
+                    return;
+                }
                 Send(client, Greeting);
                 switch (mode)
                 {
