@@ -23,13 +23,20 @@ public static class GuestReadiness
     public enum Source { Channel, Console }
 
     public static Source Wait(string? channelSocket, string consoleLog, string readyLine, TimeSpan timeout,
+        Func<bool> hypervisorAlive, Action<TimeSpan>? tick, CancellationToken cancel) =>
+        Wait(channelSocket, new ConsoleFollower(consoleLog, readyLine), timeout, hypervisorAlive, tick, cancel);
+
+    /// <summary>As above, with the caller's follower of the console log (it counts what it read).</summary>
+    public static Source Wait(string? channelSocket, ConsoleFollower console, TimeSpan timeout,
         Func<bool> hypervisorAlive, Action<TimeSpan>? tick, CancellationToken cancel)
     {
         var started = DateTime.UtcNow;
         var deadline = started + timeout;
         var channel = channelSocket is not null && File.Exists(channelSocket) ? TryConnect(channelSocket) : null;
-        var received = new StringBuilder();
-        var buffer = new byte[256];
+        // Only what is new is read (console), and only a READY-sized tail is kept (channel): a
+        // guest that floods either cannot grow this process.
+        var channelText = new BoundedMatcher(ChannelReadyMessage);
+        var buffer = new byte[64 * 1024];
         DateTime? consoleReadyAt = null;
         try
         {
@@ -50,12 +57,11 @@ public static class GuestReadiness
                     }
                     else
                     {
-                        received.Append(Encoding.ASCII.GetString(buffer, 0, n));
-                        if (received.ToString().Contains(ChannelReadyMessage, StringComparison.Ordinal)) return Source.Channel;
+                        if (channelText.Feed(buffer.AsSpan(0, n))) return Source.Channel;
                     }
                 }
 
-                if (consoleReadyAt is null && ConsoleLog.Contains(consoleLog, readyLine)) consoleReadyAt = DateTime.UtcNow;
+                if (consoleReadyAt is null && console.Poll()) consoleReadyAt = DateTime.UtcNow;
                 if (consoleReadyAt is { } seen && (channel is null || DateTime.UtcNow - seen >= ChannelGrace)) return Source.Console;
                 if (!hypervisorAlive()) throw new InvalidOperationException("the hypervisor exited before the guest was ready");
                 tick?.Invoke(DateTime.UtcNow - started);
@@ -81,5 +87,25 @@ public static class GuestReadiness
             socket.Dispose();
             return null;
         }
+    }
+}
+
+/// <summary>
+/// Finds a text in a stream of chunks while holding at most the text's length of it: the tail
+/// of the previous chunk is kept so a match split across two chunks is still found.
+/// </summary>
+public sealed class BoundedMatcher(string text)
+{
+    private string carry = string.Empty;
+
+    /// <summary>Characters held between chunks (never more than the text's length minus one).</summary>
+    public int Buffered => carry.Length;
+
+    public bool Feed(ReadOnlySpan<byte> chunk)
+    {
+        var joined = carry + Encoding.Latin1.GetString(chunk);
+        if (joined.Contains(text, StringComparison.Ordinal)) { carry = string.Empty; return true; }
+        carry = joined.Length < text.Length ? joined : joined[^(text.Length - 1)..];
+        return false;
     }
 }

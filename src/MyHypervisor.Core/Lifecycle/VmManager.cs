@@ -235,6 +235,10 @@ public sealed class VmManager
                 throw new MyHvException(MyHvErrorKind.VmAlreadyRunning, $"VM '{name}' is running. Stop it first, or use Remove-MyVm -Force.", name);
             stopper.Stop(session, new StopOptions(Force: true), context);
         }
+        // Last point where a stopped pipeline can end the removal: from here on it only deletes,
+        // and a removal cut short would leave a half-removed VM. Before it, the VM is whole
+        // (stopped, or still running if the stop itself was cancelled).
+        context.Cancel.ThrowIfCancellationRequested();
         // Whatever still carries this VM's marker, or sits in its runtime folder, goes with it.
         // Recorded artifacts are undone only when the record is usable (then checked against the
         // VM's reach): an unusable one may be a copy of another VM's, naming that VM's things.
@@ -350,6 +354,8 @@ public sealed class VmManager
         if (!store.Exists(name)) throw new MyHvException(MyHvErrorKind.VmNotFound, $"No VM named '{name}' exists.", name);
         var session = new VmSession(vmLock, store, store.ReadDefinition(name), store.ReadState(name));
         removed = reconciler.Reconcile(session, context);
+        // Every command that opens the VM keeps its console log bounded (see ConsoleLog).
+        ConsoleLog.Bound(Paths.ConsoleLog(name));
         return session;
     }
 }

@@ -28,7 +28,16 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
 
         var driver = drivers(definition.Hypervisor);
         Progress(context, name, "Checking prerequisites", 2);
-        var ready = preflight.Check(definition, driver, context);
+        StartPreflight.Result ready;
+        try { ready = preflight.Check(definition, driver, context); }
+        catch (OperationCanceledException failure)
+        {
+            // Stopped before the attempt created anything (the KVM probe cleans up after itself):
+            // the status still says the start did not happen, and why.
+            var message = CancelledMessage(name, "prepare");
+            session.Save(session.State with { Status = VmStatus.Failed, Reason = message, StoppedAt = DateTimeOffset.UtcNow });
+            throw new MyHvException(MyHvErrorKind.VmStartFailed, message, name, failure) { FailedStep = "prepare" };
+        }
         var journal = new ArtifactJournal(Paths.JournalFile(name));
         if (journal.Exists)
             throw new MyHvException(MyHvErrorKind.VmStartFailed,
@@ -159,8 +168,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         context.Say($"VM '{name}': step '{step}' failed ({failure.Message}); rolling back {transaction.Records.Count} artifact(s), newest first");
         Progress(context, name, "Rolling back", 95);
         var report = transaction.Rollback();
-        var reason = failure is OperationCanceledException ? "the start was cancelled" : failure.Message;
-        var message = $"Starting VM '{name}' failed at step '{step}': {reason}";
+        var message = failure is OperationCanceledException ? CancelledMessage(name, step) : $"Starting VM '{name}' failed at step '{step}': {failure.Message}";
         if (report.Leftovers.Count > 0) message += $" Could not remove: {string.Join("; ", report.Leftovers)}. Run Repair-MyVm -Name {name}.";
         try
         {
@@ -187,6 +195,10 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
             Leftovers = report.Leftovers,
         };
     }
+
+    /// <summary>The status reason of a start stopped by the user (Ctrl+C, PowerShell.Stop(), Stop-Job).</summary>
+    private static string CancelledMessage(string name, string step) =>
+        $"Starting VM '{name}' failed at step '{step}': cancelled (the command was stopped); the attempt was rolled back.";
 
     private void WaitForGuest(VmSession session, string readyLine, StartOptions options, OperationContext context)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MyHypervisor.Core.Hypervisors;
 using MyHypervisor.Core.Ledger;
 using MyHypervisor.Core.Processes;
@@ -38,7 +39,25 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
         // helper: a guest cannot unmount a volume whose virtiofsd is gone, so the power button
         // would never complete; the ladder starts at the hypervisor's quit instead.
         var skipGuest = session.Problems.Count > 0 ? string.Join("; ", session.Problems) : null;
-        var method = Ladder(name, driver, endpoint, process, options, skipGuest, context);
+        var rung = new StrongBox<StopMethod>(options.Force ? StopMethod.HypervisorQuit : StopMethod.GuestPowerOff);
+        StopMethod method;
+        try { method = Ladder(name, driver, endpoint, process, options, skipGuest, context, rung); }
+        catch (OperationCanceledException) when (ProcessLiveness.IsAlive(process))
+        {
+            // Stopped mid-way (Ctrl+C, PowerShell.Stop(), Stop-Job) with the hypervisor still up:
+            // the stop is abandoned and the record says so at once, so the next command finds a
+            // running VM, as it is, rather than a 'Stopping' one nobody is stopping.
+            session.Save(state, durable: false);
+            context.Say($"VM '{name}': the stop was cancelled; the VM is still running");
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            // Cancelled, but the hypervisor is gone already (the rung under way worked): finish the
+            // stop, which only removes files now, so the VM is not left half torn down.
+            method = rung.Value;
+            context.Say($"VM '{name}': the stop was cancelled, but the hypervisor has exited; finishing the teardown");
+        }
         Report(context, name, "Removing runtime artifacts", 90);
         var report = ArtifactUndo.UndoAll(state.Artifacts, new RecordScope(store.Paths, name, session.Definition.Network.TapName), context.Narrate);
         session.Save(state with
@@ -57,8 +76,9 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
         return new Outcome(true, method, report.Leftovers);
     }
 
+    /// <summary>Climbs the ladder; <paramref name="rung"/> always names the rung under way (for a cancelled stop).</summary>
     private static StopMethod Ladder(string name, IHypervisorDriver driver, HypervisorEndpoint endpoint,
-        ProcessIdentity process, StopOptions options, string? skipGuest, OperationContext context)
+        ProcessIdentity process, StopOptions options, string? skipGuest, OperationContext context, StrongBox<StopMethod> rung)
     {
         if (!options.Force && skipGuest is not null)
             context.Say($"VM '{name}': not pressing the ACPI power button: {skipGuest}. " +
@@ -71,17 +91,20 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
                 return StopMethod.GuestPowerOff;
             if (!ProcessLiveness.IsAlive(process)) return StopMethod.GuestPowerOff;
         }
+        rung.Value = StopMethod.HypervisorQuit;
         context.Say($"VM '{name}': asking the hypervisor to quit");
         Report(context, name, "Asking the hypervisor to quit", 60);
         if (TryApi(() => driver.Quit(endpoint), context) && ProcessTerminator.WaitForExit(process, QuitWait, context.Cancel))
             return StopMethod.HypervisorQuit;
         if (!ProcessLiveness.IsAlive(process)) return StopMethod.HypervisorQuit;
 
+        rung.Value = StopMethod.Terminate;
         context.Say($"VM '{name}': sending SIGTERM to {process}");
         Report(context, name, "Sending SIGTERM", 70);
         ProcessTerminator.Signal(process, Mono.Unix.Native.Signum.SIGTERM);
         if (ProcessTerminator.WaitForExit(process, TermWait, context.Cancel)) return StopMethod.Terminate;
 
+        rung.Value = StopMethod.Kill;
         context.Say($"VM '{name}': sending SIGKILL to {process}");
         Report(context, name, "Sending SIGKILL", 80);
         ProcessTerminator.Signal(process, Mono.Unix.Native.Signum.SIGKILL);

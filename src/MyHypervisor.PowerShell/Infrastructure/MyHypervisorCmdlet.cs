@@ -19,11 +19,23 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
 
     protected CancellationToken Cancellation => cancellation.Token;
 
-    /// <summary>Core's callbacks, bound to this cmdlet's pipeline thread.</summary>
+    /// <summary>
+    /// Core's callbacks, bound to this cmdlet's pipeline thread. Each writer is guarded: once the
+    /// pipeline is stopping (Ctrl+C, PowerShell.Stop(), a stopped job), WriteVerbose, WriteProgress
+    /// and WriteWarning throw PipelineStoppedException, and Core's rollback narrates and reports
+    /// progress as it goes; a throw there would abandon the rollback half-way. A guarded writer
+    /// drops the record instead and makes sure the cancellation token is set, so Core notices the
+    /// stop at its next checkpoint and rolls back before the cmdlet returns.
+    /// </summary>
     protected OperationContext CreateContext(Action<ProgressUpdate>? progress = null) =>
-        new(WriteVerbose, progress, cancellation.Token, WriteWarning);
+        new(Guarded<string>(WriteVerbose), progress is null ? null : Guarded(progress), cancellation.Token, Guarded<string>(WriteWarning));
 
-    protected sealed override void StopProcessing() => cancellation.Cancel();
+    protected Action<T> Guarded<T>(Action<T> write) => value =>
+    {
+        if (Stopping) { RequestCancel(); return; }
+        try { write(value); }
+        catch (PipelineStoppedException) { RequestCancel(); }
+    };
 
     /// <summary>
     /// False for commands that only report (Test-MyVmHost): they show an unsafe MYHV_HOME
@@ -39,7 +51,16 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
         catch (MyHvException e) { ThrowVmError(e, Manager.Paths.Home); }
     }
 
-    protected override void EndProcessing() => cancellation.Dispose();
+    private void RequestCancel()
+    {
+        // StopProcessing runs on another thread and may race with this: both only cancel.
+        try { cancellation.Cancel(); }
+        catch (ObjectDisposedException) { }
+    }
+
+    // The source is never disposed: StopProcessing may arrive from another thread at any time,
+    // even after EndProcessing, and a source without timers holds nothing that needs disposing.
+    protected sealed override void StopProcessing() => RequestCancel();
 
     /// <summary>A problem with one VM: reported, and the pipeline goes on with the next.</summary>
     protected void WriteVmError(MyHvException error, object? target = null) =>
@@ -93,6 +114,12 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
         catch (MyHvException e)
         {
             WriteVmError(e, name);
+            return false;
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            // The pipeline was stopped while Core waited (for the lock, for the guest): Core has
+            // already put the VM back in a consistent state; there is nobody left to tell.
             return false;
         }
     }

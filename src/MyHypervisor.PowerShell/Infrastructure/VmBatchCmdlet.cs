@@ -58,7 +58,7 @@ public abstract class VmBatchCmdlet : MyHypervisorCmdlet
             WriteObject(job);
             return;
         }
-        var progress = new ProgressReporter(this, OverallActivity, confirmed.Count);
+        var progress = new ProgressReporter(Guarded<ProgressRecord>(WriteProgress), OverallActivity, confirmed.Count);
         var context = CreateContext(progress.Report);
         foreach (var name in confirmed)
         {

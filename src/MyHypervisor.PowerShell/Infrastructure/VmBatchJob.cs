@@ -16,6 +16,7 @@ public sealed class VmBatchJob : Job
     private readonly string overallActivity;
     private readonly Type commandType;
     private readonly CancellationTokenSource cancellation = new();
+    private Task? running;
 
     public VmBatchJob(string name, string command, string[] names, Func<string, OperationContext, object?> action, bool passThru,
         string overallActivity, Type commandType)
@@ -36,7 +37,7 @@ public sealed class VmBatchJob : Job
     public void StartInBackground()
     {
         SetJobState(JobState.Running);
-        Task.Run(Run);
+        running = Task.Run(Run);
     }
 
     private void Run()
@@ -79,6 +80,10 @@ public sealed class VmBatchJob : Job
                 failed = true;
                 Error.Add(ErrorRecords.From(e, name, commandType));
             }
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+            {
+                // Stopped while Core waited: the VM is consistent already, and the job ends Stopped.
+            }
             catch (Exception e)
             {
                 failed = true;
@@ -88,7 +93,16 @@ public sealed class VmBatchJob : Job
         }
     }
 
-    public override void StopJob() => cancellation.Cancel();
+    /// <summary>
+    /// Stop-Job is synchronous: it returns once Core has rolled back (or finished) the action under
+    /// way, so whoever stopped the job finds the VM consistent. The wait is bounded by Core's own
+    /// bounded steps; the limit here only guards against a bug leaving Stop-Job hanging forever.
+    /// </summary>
+    public override void StopJob()
+    {
+        cancellation.Cancel();
+        running?.Wait(TimeSpan.FromMinutes(2));
+    }
 
     protected override void Dispose(bool disposing)
     {

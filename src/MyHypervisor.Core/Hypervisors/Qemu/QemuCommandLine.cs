@@ -26,7 +26,10 @@ public static class QemuCommandLine
             "-append", r.KernelCommandLine,
             "-drive", $"file={Escape(r.OverlayDisk)},if=none,id=disk0,format=qcow2,cache=writeback",
             "-device", "virtio-blk-pci,drive=disk0",
-            "-serial", $"file:{r.ConsoleLog}",
+            // append=on: QEMU writes at the end of the file (O_APPEND), so the module can trim the
+            // log under it (see ConsoleLog); QemuDriver empties the log for each new run.
+            "-chardev", $"file,id=console0,path={Escape(r.ConsoleLog)},append=on",
+            "-serial", "chardev:console0",
         };
         if (r.Image.Initrd is not null) args.AddRange(new[] { "-initrd", r.Image.Initrd });
 

@@ -31,6 +31,8 @@ public sealed class QemuDriver : IHypervisorDriver
 
         // With -daemonize the launching process returns once QEMU is initialised and its
         // sockets listen; its exit code and stderr tell whether the launch worked.
+        // QEMU appends to the console log (so the module can bound it); each run starts a new one.
+        Lifecycle.ConsoleLog.Reset(request.ConsoleLog);
         var launch = ProgramRunner.Run(qemu, QemuCommandLine.Build(request), TimeSpan.FromSeconds(60));
         if (launch.ExitCode != 0)
             throw new InvalidOperationException($"QEMU did not start (exit {launch.ExitCode}): {launch.Describe()}");
@@ -70,19 +72,19 @@ public sealed class QemuDriver : IHypervisorDriver
 
     public void RequestPowerOff(HypervisorEndpoint endpoint)
     {
-        QmpClient.Call(endpoint.ApiSocket, "system_powerdown", TimeSpan.FromSeconds(2));
+        QmpClient.Call(endpoint.ApiSocket, "system_powerdown", TimeSpan.FromSeconds(3));
     }
 
     public void Quit(HypervisorEndpoint endpoint)
     {
         // QEMU may close the socket before the reply: it is quitting.
-        QmpClient.Call(endpoint.ApiSocket, "quit", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2), closeAnswers: true);
+        QmpClient.Call(endpoint.ApiSocket, "quit", TimeSpan.FromSeconds(4), closeAnswers: true);
     }
 
     public DiskCounters ReadDiskCounters(HypervisorEndpoint endpoint)
     {
         long read = 0, written = 0;
-        if (QmpClient.Call(endpoint.ApiSocket, "query-blockstats", TimeSpan.FromSeconds(2)) is JsonArray devices)
+        if (QmpClient.Call(endpoint.ApiSocket, "query-blockstats", TimeSpan.FromSeconds(5)) is JsonArray devices)
             foreach (var device in devices.OfType<JsonObject>())
             {
                 // Top-level entries are the guest's devices; nested parents would count bytes twice.
