@@ -17,4 +17,8 @@ public enum MyHvErrorKind
     ImageNotFound,
     VmStartFailed,
     PrerequisiteMissing,
+    /// <summary>The VM's guest agent is absent (an image without one), busy, or did not answer in time.</summary>
+    GuestAgentUnavailable,
+    /// <summary>Work in the guest failed: a command (with -ErrorOnNonZeroExit), or a file copy.</summary>
+    GuestCommandFailed,
 }

@@ -113,7 +113,18 @@ public sealed class VmManager
             var definition = store.ReadDefinition(name);
             return new VmInfo(definition, store.ReadState(name), new[] { "busy: another command is working on this VM" }, Paths.VmDirectory(name));
         }
-        using (session) return Info(session);
+        using (session)
+        {
+            Guest.GuestAddressRefresher.Refresh(session, Paths, context);
+            return Info(session);
+        }
+    }
+
+    /// <summary>The VM's definition and its state as reconciled with reality, for work inside the guest (the lock is released on return).</summary>
+    public (VmDefinition Definition, VmState State) Inspect(string name, OperationContext context)
+    {
+        using var session = Open(name, ReaderLockWait + ReaderLockWait, context);
+        return (session.Definition, session.State);
     }
 
     public VmInfo Start(string name, StartOptions options, OperationContext context)

@@ -7,8 +7,8 @@ using MyHypervisor.Core.Vms;
 namespace MyHypervisor.Core.Lifecycle;
 
 /// <summary>
-/// Stop is a ladder: the guest's power button (wait up to the timeout), then the hypervisor's
-/// quit, then SIGTERM, then SIGKILL. -Force skips asking the guest, and so does a dead helper
+/// Stop is a ladder: the guest's power button (wait up to the timeout), then the guest agent's
+/// guest-shutdown (when the run has an agent), then the hypervisor's quit, then SIGTERM, then SIGKILL. -Force skips asking the guest, and so does a dead helper
 /// (the session's Problems: the guest could not finish a power-off). Whichever rung ends the
 /// process is recorded; then the run's artifacts are undone by the same code as a failed start.
 /// </summary>
@@ -38,7 +38,8 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
         // helper: a guest cannot unmount a volume whose virtiofsd is gone, so the power button
         // would never complete; the ladder starts at the hypervisor's quit instead.
         var skipGuest = session.Problems.Count > 0 ? string.Join("; ", session.Problems) : null;
-        var method = Ladder(name, driver, endpoint, process, options, skipGuest, context);
+        var agentSocket = state.GuestAgent == true ? store.Paths.AgentSocket(name) : null;
+        var method = Ladder(name, driver, endpoint, process, options, skipGuest, agentSocket, context);
         Report(context, name, "Removing runtime artifacts", 90);
         var report = ArtifactUndo.UndoAll(state.Artifacts, context.Narrate);
         session.Save(state with
@@ -58,7 +59,7 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
     }
 
     private static StopMethod Ladder(string name, IHypervisorDriver driver, HypervisorEndpoint endpoint,
-        ProcessIdentity process, StopOptions options, string? skipGuest, OperationContext context)
+        ProcessIdentity process, StopOptions options, string? skipGuest, string? agentSocket, OperationContext context)
     {
         if (!options.Force && skipGuest is not null)
             context.Say($"VM '{name}': not pressing the ACPI power button: {skipGuest}. " +
@@ -70,6 +71,10 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
             if (TryApi(() => driver.RequestPowerOff(endpoint), context) && WaitWithProgress(name, process, options.GuestTimeout, context))
                 return StopMethod.GuestPowerOff;
             if (!ProcessLiveness.IsAlive(process)) return StopMethod.GuestPowerOff;
+            if (agentSocket is not null && Guest.GuestAgentShutdown.Request(name, agentSocket, context)
+                && WaitWithProgress(name, process, options.GuestTimeout, context))
+                return StopMethod.GuestAgentShutdown;
+            if (!ProcessLiveness.IsAlive(process)) return StopMethod.GuestAgentShutdown;
         }
         context.Say($"VM '{name}': asking the hypervisor to quit");
         Report(context, name, "Asking the hypervisor to quit", 60);

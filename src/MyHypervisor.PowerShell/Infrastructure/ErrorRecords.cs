@@ -31,6 +31,8 @@ public static class ErrorRecords
         MyHvErrorKind.InvalidVmSpec => ErrorCategory.InvalidArgument,
         MyHvErrorKind.PrerequisiteMissing => ErrorCategory.NotInstalled,
         MyHvErrorKind.VmStartFailed => ErrorCategory.OperationStopped,
+        MyHvErrorKind.GuestAgentUnavailable => ErrorCategory.ResourceUnavailable,
+        MyHvErrorKind.GuestCommandFailed => ErrorCategory.InvalidResult,
         _ => ErrorCategory.NotSpecified,
     };
 
@@ -39,6 +41,7 @@ public static class ErrorRecords
         MyHvErrorKind.PrerequisiteMissing => "Run Test-MyVmHost to see what this host lacks and how to install it.",
         MyHvErrorKind.VmBusy => "Wait for the other command on this VM to finish, then try again.",
         MyHvErrorKind.VmStartFailed when error.Leftovers.Count > 0 => $"Run Repair-MyVm -Name {error.VmName} to remove what the rollback could not.",
+        MyHvErrorKind.GuestAgentUnavailable => $"Check Get-MyVmGuest -Name {error.VmName}; a booting guest answers once it is ready (Start-MyVm -Wait).",
         MyHvErrorKind.VmStartFailed => $"See Get-MyVmConsole -Name {error.VmName} for the guest's console output.",
         _ => null,
     };
