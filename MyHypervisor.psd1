@@ -19,6 +19,9 @@
         'Get-MyVmConsole'
         'Repair-MyVm'
         'Test-MyVmHost'
+        'Invoke-MyVmCommand'
+        'Copy-MyVmFile'
+        'Get-MyVmGuest'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -357,3 +357,43 @@ function Invoke-ChildPwsh {
 }
 
 #endregion
+
+#region The guest agent by hand
+
+function Invoke-GuestExecByHand {
+    <#
+    The textbook guest-exec exchange over a VM's agent socket, as a script would do it without the
+    module: connect, guest-sync-delimited (skip to the 0xFF sentinel, read the reply), guest-exec
+    with captured output, then guest-exec-status until it says exited. Returns the exit code.
+    #>
+    param([Parameter(Mandatory)] [string] $AgentSocket, [Parameter(Mandatory)] [string] $Path, [string[]] $Arguments = @())
+    $socket = [System.Net.Sockets.Socket]::new([System.Net.Sockets.AddressFamily]::Unix, [System.Net.Sockets.SocketType]::Stream, [System.Net.Sockets.ProtocolType]::Unspecified)
+    try {
+        $socket.ReceiveTimeout = 10000
+        $socket.Connect([System.Net.Sockets.UnixDomainSocketEndPoint]::new($AgentSocket))
+        $stream = [System.Net.Sockets.NetworkStream]::new($socket, $false)
+        $send = { param($Object) $bytes = [System.Text.Encoding]::UTF8.GetBytes(($Object | ConvertTo-Json -Compress -Depth 5) + "`n"); $stream.Write($bytes, 0, $bytes.Length) }
+        $readLine = {
+            $buffer = [System.IO.MemoryStream]::new()
+            while (($b = $stream.ReadByte()) -ne 10) {
+                if ($b -lt 0) { throw 'agent closed the connection' }
+                if ($b -eq 0xFF) { $buffer.SetLength(0); continue }
+                $buffer.WriteByte([byte] $b)
+            }
+            [System.Text.Encoding]::UTF8.GetString($buffer.ToArray()) | ConvertFrom-Json
+        }
+        $id = Get-Random -Minimum 1 -Maximum 1000000
+        & $send @{ execute = 'guest-sync-delimited'; arguments = @{ id = $id } }
+        while ((& $readLine).return -ne $id) { }
+        & $send @{ execute = 'guest-exec'; arguments = @{ path = $Path; arg = @($Arguments); 'capture-output' = $true } }
+        $guestPid = (& $readLine).return.pid
+        do {
+            & $send @{ execute = 'guest-exec-status'; arguments = @{ pid = $guestPid } }
+            $status = (& $readLine).return
+        } until ($status.exited)
+        $status.exitcode
+    }
+    finally { $socket.Dispose() }
+}
+
+#endregion

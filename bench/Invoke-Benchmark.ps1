@@ -12,6 +12,8 @@
       3. inspection       Get-MyVm, Get-MyVmStats with 1/10/50 running VMs; reconciling 1/10/50 killed VMs
       4. rollback         failure at start.hypervisor-launch to the cmdlet's return, vs a successful start
       5. import           Import-Module in a fresh `dotnet pwsh` vs an empty module
+      6. guest command    Invoke-MyVmCommand -FilePath /bin/true vs the same guest-exec exchange by hand
+      7. guest copy       Copy-MyVmFile throughput, 20 MiB into and out of the guest (MiB/s)
     Every timed call also records, from /proc/thread-self/schedstat, how long the measuring thread
     was on a CPU and how long it waited for one (the machine's other load), so a shared, busy
     machine's share of a figure is visible next to it.
@@ -28,7 +30,9 @@ param(
     [ValidateRange(3, 50)] [int] $ScaleRepetitions = 7,
     [ValidateRange(1, 50)] [int] $ReconcileRepetitions = 5,
     # Which parts to run (all by default); a partial run is for profiling, and its files are partial too.
-    [ValidateSet('import', 'start-stop', 'rollback', 'scale')] [string[]] $Section = @('import', 'start-stop', 'rollback', 'scale'),
+    [ValidateSet('import', 'start-stop', 'rollback', 'scale', 'guest')] [string[]] $Section = @('import', 'start-stop', 'rollback', 'scale', 'guest'),
+    # Rounds of each 20 MiB Copy-MyVmFile (each takes tens of seconds under TCG).
+    [ValidateRange(1, 20)] [int] $CopyRepetitions = 3,
     # The module to measure (default: the built out/MyHypervisor), e.g. to compare another build.
     [string] $ModuleManifest
 )
@@ -202,6 +206,57 @@ try {
     #endregion
 
     Import-Module -Name $manifest -ErrorAction Stop
+
+    #region 6 + 7. Work in the guest: a command round trip against guest-exec by hand, and file copy speed
+    Invoke-Section 'guest' {
+        $name = 'ga'
+        $null = New-MyVm -Name $name -Image tiny -MemoryMiB 256 -Network None
+        Start-MyVm -Name $name -Wait -TimeoutSeconds 240 -ErrorAction Stop
+        $agentSocket = Join-Path $moduleHome "run/$name/agent.sock"
+        # Warm-up of both paths (JIT, the guest's page cache for /bin/true), not measured.
+        foreach ($i in 1..3) {
+            $null = Invoke-MyVmCommand -Name $name -FilePath /bin/true -ErrorAction Stop
+            $null = Invoke-GuestExecByHand -AgentSocket $agentSocket -Path /bin/true
+        }
+        $calls = @{ module = New-CallList; hand = New-CallList }
+        foreach ($round in 1..$Repetitions) {
+            $call = Measure-Call { Invoke-MyVmCommand -Name $name -FilePath /bin/true -ErrorAction Stop }
+            if ($call.Output.ExitCode -ne 0) { throw "Invoke-MyVmCommand /bin/true exited $($call.Output.ExitCode)" }
+            $calls.module.Add($call)
+            $call = Measure-Call { Invoke-GuestExecByHand -AgentSocket $agentSocket -Path /bin/true }
+            if ($call.Output -ne 0) { throw "guest-exec /bin/true by hand exited $($call.Output)" }
+            $calls.hand.Add($call)
+        }
+        $figures['guestExec'] = New-PairedFigure -Title 'Command round trip in the guest' -Module $calls.module -Baseline $calls.hand -Target 1.5 -TargetText 'ratio <= 1.5' `
+            -Method "A running tiny guest (256 MiB, TCG as above) with qemu-ga. Module: Invoke-MyVmCommand -Name $name -FilePath /bin/true (checks the VM's process, takes the agent lock, connects, guest-sync-delimited, guest-exec through setsid, guest-exec-status until exited). By hand: the same exchange in a PowerShell function over the agent socket (connect, guest-sync-delimited, guest-exec /bin/true, guest-exec-status polled back to back until exited). Interleaved, $Repetitions rounds after 3 warm-ups of each."
+        $f = $figures['guestExec']
+        Write-BenchLine ("guest exec: module {0} ms, by hand {1} ms, ratio {2}" -f $f.module.wall.median, $f.byHand.wall.median, $f.ratio)
+
+        $file = Join-Path $BenchHome 'copy-20MiB.bin'
+        $bytes = [byte[]]::new(20MB); [Random]::new(7).NextBytes($bytes); [System.IO.File]::WriteAllBytes($file, $bytes)
+        $hash = (Get-FileHash -LiteralPath $file -Algorithm SHA256).Hash.ToLowerInvariant()
+        $back = Join-Path $BenchHome 'copy-back.bin'
+        $speed = @{ in = [System.Collections.Generic.List[double]]::new(); out = [System.Collections.Generic.List[double]]::new() }
+        foreach ($round in 1..$CopyRepetitions) {
+            $in = Measure-Call { Copy-MyVmFile -Name $name -Path $file -Destination /tmp/copy.bin -Force -ErrorAction Stop -ProgressAction SilentlyContinue }
+            if ($in.Output.Sha256 -ne $hash) { throw 'the copy into the guest has another hash' }
+            $speed.in.Add(20 / ($in.Wall / 1000))
+            $out = Measure-Call { Copy-MyVmFile -Name $name -Path /tmp/copy.bin -Destination $back -FromGuest -Force -ErrorAction Stop -ProgressAction SilentlyContinue }
+            if ((Get-FileHash -LiteralPath $back -Algorithm SHA256).Hash.ToLowerInvariant() -ne $hash) { throw 'the copy out of the guest has another hash' }
+            $speed.out.Add(20 / ($out.Wall / 1000))
+        }
+        $figures['guestCopy'] = [ordered] @{
+            title  = 'Copy-MyVmFile throughput'
+            unit   = 'MiB/s'
+            toGuest = Get-Summary -Digits 3 $speed.in
+            fromGuest = Get-Summary -Digits 3 $speed.out
+            target = 'reported'
+            method = "20 MiB of random bytes, Copy-MyVmFile into the guest's /tmp (tmpfs) and back out with -FromGuest, $CopyRepetitions rounds, SHA-256 checked on both ends by the cmdlet and again here. MiB/s = 20 / the cmdlet's wall time (hash checks, temporary name and rename included). The agent carries the data as base64 in JSON lines (1 MiB chunks); under TCG the guest's JSON parsing bounds the speed into the guest."
+        }
+        Write-BenchLine ("guest copy: into the guest {0} MiB/s, out {1} MiB/s" -f $figures.guestCopy.toGuest.median, $figures.guestCopy.fromGuest.median)
+        Remove-MyVm -Name $name -Force -Confirm:$false
+    }
+    #endregion
 
     #region 1 + 2. Start and stop against QEMU by hand
     Invoke-Section 'start-stop' {
@@ -507,6 +562,15 @@ if ($figures.Contains('import')) {
     Add-Line "| 5 | Import-Module in a fresh pwsh | $(Format-Summary $f.module.wall) | $(Format-Summary $f.byHand.wall) empty module | $(Format-Paired $f) | < 500 ms | $($f.verdict.text) | $(Format-Ratio $f.adjustedRatio), $(Format-Number $f.module.wallLessWait.median) ms: $($f.adjustedVerdict.text) |"
     Add-Line "| 5 | ... the whole ``dotnet pwsh`` process | $(Format-Summary $f.moduleProcessWall) | $(Format-Summary $f.emptyProcessWall) empty module | $(Format-Ratio $f.processWallRatio) | (reported) | | |"
 } else { Add-Line '| 5 | Module import | not measured | | | < 500 ms | ERROR | |' }
+if ($figures.Contains('guestExec')) {
+    $f = $figures.guestExec
+    Add-Line "| 6 | Invoke-MyVmCommand -FilePath /bin/true | $(Format-Summary $f.module.wall) | $(Format-Summary $f.byHand.wall) guest-exec by hand | $(Format-Paired $f) | $($f.target) | $($f.verdict.text) | $(Format-Ratio $f.adjustedRatio), $($f.adjustedVerdict.text) |"
+} else { Add-Line '| 6 | Command round trip in the guest | not measured | | | ratio <= 1.5 | ERROR | |' }
+if ($figures.Contains('guestCopy')) {
+    $f = $figures.guestCopy
+    Add-Line "| 7 | Copy-MyVmFile 20 MiB into the guest | $(Format-Summary $f.toGuest ' MiB/s') | | | reported | | |"
+    Add-Line "| 7 | Copy-MyVmFile 20 MiB out of the guest | $(Format-Summary $f.fromGuest ' MiB/s') | | | reported | | |"
+} else { Add-Line '| 7 | Copy-MyVmFile throughput | not measured | | | reported | ERROR | |' }
 Add-Line
 if ($figures.Contains('scale')) {
     Add-Line '### Inspection at scale, totals per call'
@@ -531,6 +595,7 @@ if ($figures.Contains('start')) { Add-Breakdown 'Start' 'module' $figures.start.
 if ($figures.Contains('stop')) { Add-Breakdown 'Stop' 'module' $figures.stop.module; Add-Breakdown 'Stop' 'by hand' $figures.stop.byHand }
 if ($figures.Contains('rollback')) { Add-Breakdown 'Rollback' 'failure to return' $figures.rollback.module; Add-Breakdown 'Rollback' 'successful start' $figures.rollback.byHand }
 if ($figures.Contains('import')) { Add-Breakdown 'Import' 'module' $figures.import.module; Add-Breakdown 'Import' 'empty module' $figures.import.byHand }
+if ($figures.Contains('guestExec')) { Add-Breakdown 'Guest command' 'module' $figures.guestExec.module; Add-Breakdown 'Guest command' 'by hand' $figures.guestExec.byHand }
 if ($figures.Contains('scale')) {
     foreach ($row in $figures.scale.rows) {
         $vms = "$($row.vms) VM$(if ($row.vms -ne 1) { 's' })"
@@ -543,8 +608,8 @@ if ($figures.Contains('scale')) {
 Add-Line
 Add-Line '## Method'
 Add-Line
-$number = @{ start = 1; stop = 2; scale = 3; rollback = 4; import = 5 }
-foreach ($k in 'start', 'stop', 'scale', 'rollback', 'import') {
+$number = @{ start = 1; stop = 2; scale = 3; rollback = 4; import = 5; guestExec = 6; guestCopy = 7 }
+foreach ($k in 'start', 'stop', 'scale', 'rollback', 'import', 'guestExec', 'guestCopy') {
     if ($figures.Contains($k)) { Add-Line "$($number[$k]). **$($figures[$k].title)**: $($figures[$k].method)" }
 }
 Add-Line

@@ -5,8 +5,10 @@
 .DESCRIPTION
     The image folder holds:
       vmlinuz         the kernel of the Debian package linux-image-cloud-amd64 (unpacked, never installed)
-      initrd.img      a gzipped newc initramfs: static busybox, the virtio/fuse/acpi modules, and the
-                      guest's /init (build/images/tiny/init) with its acpid files (build/images/tiny/etc)
+      initrd.img      a gzipped newc initramfs: static busybox, the virtio/fuse/acpi modules, qemu-ga
+                      (the QEMU guest agent from the Debian package qemu-guest-agent, with the shared
+                      libraries it links and the dynamic loader), and the guest's /init
+                      (build/images/tiny/init) with its files (build/images/tiny/etc, sbin)
       rootfs.ext4     a small raw ext4 disk made with 'mkfs.ext4 -d' (no loop mount); bit-for-bit
                       reproducible, because VMs keep qcow2 overlays on it across image rebuilds
       image.json      the image's metadata, read by the module (paths relative to the folder)
@@ -35,6 +37,7 @@ Set-StrictMode -Version 3.0
 $ImageName         = 'tiny'
 $KernelMetaPackage = 'linux-image-cloud-amd64'
 $BusyboxPath       = '/bin/busybox'                     # from busybox-static
+$GuestAgentPath    = '/usr/sbin/qemu-ga'                # from qemu-guest-agent (dynamically linked)
 # Loaded by /init with insmod in this order (there is no modprobe metadata in the image).
 $Modules = @(
     'virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci',
@@ -206,12 +209,28 @@ function Set-FixedTimes([string] $Root) {
     $r = Get-Item -LiteralPath $Root; $r.LastWriteTimeUtc = $t; $r.LastAccessTimeUtc = $t
 }
 
+function Copy-GuestAgent([string] $Staging) {
+    # qemu-ga links glib and friends: copy each library ldd resolves (the file, under the path the
+    # loader looks for) and the loader itself, at the same paths as on the host.
+    [IO.File]::Copy($GuestAgentPath, (Join-Path $Staging 'usr/sbin/qemu-ga'))
+    foreach ($line in (Invoke-Tool ldd @($GuestAgentPath))) {
+        $path = if ($line -match '=>\s*(?<p>/\S+)') { $Matches.p } elseif ($line -match '^\s*(?<p>/\S+)') { $Matches.p } else { $null }
+        if (-not $path) { continue }     # linux-vdso: provided by the kernel
+        $real = (Get-Item -LiteralPath $path).ResolveLinkTarget($true)
+        $source = if ($real) { $real.FullName } else { $path }
+        $target = Join-Path $Staging $path.TrimStart('/')
+        $null = [IO.Directory]::CreateDirectory([IO.Path]::GetDirectoryName($target))
+        [IO.File]::Copy($source, $target, $true)
+    }
+}
+
 function New-Initramfs([string] $KernelRoot, [string] $KernelVersion, [string] $Staging, [string] $OutFile) {
     foreach ($d in 'bin', 'sbin', 'dev', 'proc', 'sys', 'run', 'tmp', 'mnt', 'data', 'etc', 'lib/modules', 'usr/bin', 'usr/sbin') {
         $null = [IO.Directory]::CreateDirectory((Join-Path $Staging $d))
     }
     # Only busybox itself: /init installs its applet links at boot (no symlinks in the archive).
     [IO.File]::Copy($BusyboxPath, (Join-Path $Staging 'bin/busybox'))
+    Copy-GuestAgent $Staging
 
     $moduleDir = @('lib', 'usr/lib') | ForEach-Object { Join-Path $KernelRoot "$_/modules/$KernelVersion" } |
         Where-Object { [IO.Directory]::Exists($_) } | Select-Object -First 1
@@ -235,10 +254,14 @@ function New-Initramfs([string] $KernelRoot, [string] $KernelVersion, [string] $
     $exec = [IO.UnixFileMode]'UserRead, UserWrite, UserExecute, GroupRead, GroupExecute, OtherRead, OtherExecute'
     $plain = [IO.UnixFileMode]'UserRead, UserWrite, GroupRead, OtherRead'
     foreach ($f in Get-ChildItem -LiteralPath $Staging -Recurse -File -Force) {
-        $isScript = $false
+        $isProgram = $false
         $s = [IO.File]::OpenRead($f.FullName)
-        try { $isScript = ($s.ReadByte() -eq 0x23 -and $s.ReadByte() -eq 0x21) } finally { $s.Dispose() }   # '#!'
-        $mode = if ($isScript -or $f.FullName -eq (Join-Path $Staging 'bin/busybox')) { $exec } else { $plain }
+        try {
+            $b0 = $s.ReadByte(); $b1 = $s.ReadByte()
+            # '#!' scripts and ELF files (the agent, its loader and libraries: the loader must be executable).
+            $isProgram = ($b0 -eq 0x23 -and $b1 -eq 0x21) -or ($b0 -eq 0x7f -and $b1 -eq 0x45)
+        } finally { $s.Dispose() }
+        $mode = if ($isProgram) { $exec } else { $plain }
         [IO.File]::SetUnixFileMode($f.FullName, $mode)
     }
     foreach ($d in Get-ChildItem -LiteralPath $Staging -Recurse -Directory -Force) { [IO.File]::SetUnixFileMode($d.FullName, $exec) }
@@ -306,8 +329,8 @@ try {
     $null = [IO.Directory]::CreateDirectory($temp)
     $null = [IO.Directory]::CreateDirectory($work)
     try {
-        foreach ($tool in $BusyboxPath, '/usr/sbin/mkfs.ext4', '/usr/bin/dpkg-deb') {
-            if (-not [IO.File]::Exists($tool)) { throw "Missing $tool (packages busybox-static, e2fsprogs, dpkg)" }
+        foreach ($tool in $BusyboxPath, $GuestAgentPath, '/usr/sbin/mkfs.ext4', '/usr/bin/dpkg-deb') {
+            if (-not [IO.File]::Exists($tool)) { throw "Missing $tool (packages busybox-static, qemu-guest-agent, e2fsprogs, dpkg)" }
         }
         $package = Resolve-KernelPackage
         $deb = Get-KernelDeb $package
@@ -345,6 +368,8 @@ try {
             DiskFormat    = 'raw'
             CommandLine   = $CommandLine
             ReadyLine     = $ReadyLine
+            # The init starts qemu-ga on the virtio-serial port org.qemu.guest_agent.0.
+            GuestAgent    = $true
             KernelVersion = $kernelVersion
             KernelPackage = "$($package.Name) $($package.Version)"
             DiskVersion   = $DiskVersion

@@ -16,7 +16,8 @@ $benchHome = $benchHome.Trim()
 # The child pwsh is started like this one: the native apphost, or (under `dotnet pwsh`) dotnet + pwsh.dll.
 $launch = @([Environment]::ProcessPath)
 if ([System.IO.Path]::GetFileNameWithoutExtension($launch[0]) -ne 'pwsh') { $launch += Join-Path $PSHOME 'pwsh.dll' }
-$timeoutMinutes = 20
+# The guest section's 20 MiB copies take minutes under TCG.
+$timeoutMinutes = 30
 $exitCode = 1
 try {
     $psi = [System.Diagnostics.ProcessStartInfo]::new($launch[0])

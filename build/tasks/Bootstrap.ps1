@@ -10,6 +10,8 @@ $debianPackages = [ordered]@{
     'busybox-static'  = '/bin/busybox'
     'e2fsprogs'       = '/usr/sbin/mkfs.ext4'
     'iproute2'        = '/usr/sbin/ip'
+    # Its qemu-ga (with the shared libraries it links) goes into the tiny image's initramfs.
+    'qemu-guest-agent' = '/usr/sbin/qemu-ga'
 }
 $missing = @($debianPackages.Keys | Where-Object { -not (Test-Path -LiteralPath $debianPackages[$_]) })
 if ($missing) {

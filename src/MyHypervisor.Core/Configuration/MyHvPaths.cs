@@ -41,6 +41,8 @@ public sealed class MyHvPaths
     public string ApiSocket(string name) => Path.Combine(RuntimeDirectory(name), "api.sock");
     public string PidFile(string name) => Path.Combine(RuntimeDirectory(name), "hypervisor.pid");
     public string ChannelSocket(string name) => Path.Combine(RuntimeDirectory(name), "channel.sock");
+    /// <summary>The host end of the guest agent's virtio-serial port (org.qemu.guest_agent.0).</summary>
+    public string AgentSocket(string name) => Path.Combine(RuntimeDirectory(name), "agent.sock");
     public string VolumeSocket(string name, string tag) => Path.Combine(RuntimeDirectory(name), $"fs-{tag}.sock");
 
     /// <summary>

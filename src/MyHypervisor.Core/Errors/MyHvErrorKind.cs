@@ -19,4 +19,8 @@ public enum MyHvErrorKind
     PrerequisiteMissing,
     /// <summary>The module could not write its state (disk full, read-only file system); what was recorded stays as it was.</summary>
     StateWriteFailed,
+    /// <summary>The VM's guest agent is absent (an image without one), busy, or did not answer in time.</summary>
+    GuestAgentUnavailable,
+    /// <summary>Work in the guest failed: a command (with -ErrorOnNonZeroExit), or a file copy.</summary>
+    GuestCommandFailed,
 }

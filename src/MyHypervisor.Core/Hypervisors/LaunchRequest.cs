@@ -14,6 +14,8 @@ public sealed record LaunchRequest
     public required string ApiSocket { get; init; }
     public required string PidFile { get; init; }
     public required string ChannelSocket { get; init; }
+    /// <summary>The host end of the guest agent's port (org.qemu.guest_agent.0).</summary>
+    public required string AgentSocket { get; init; }
     public required string KernelCommandLine { get; init; }
     public required string Accelerator { get; init; }
     /// <summary>Bridged networking: the TAP device created by the network step.</summary>

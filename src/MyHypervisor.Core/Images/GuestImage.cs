@@ -12,4 +12,6 @@ public sealed record GuestImage
     public string CommandLine { get; init; } = "console=ttyS0";
     /// <summary>The console line the guest prints when it is ready for use.</summary>
     public string ReadyLine { get; init; } = "myhv-guest: ready";
+    /// <summary>The guest runs qemu-ga on the virtio-serial port org.qemu.guest_agent.0 (image.json "GuestAgent").</summary>
+    public bool GuestAgent { get; init; }
 }

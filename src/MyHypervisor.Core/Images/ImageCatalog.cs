@@ -83,6 +83,7 @@ public sealed class ImageCatalog(MyHvPaths paths)
             DiskFormat = raw.DiskFormat ?? "raw",
             CommandLine = raw.CommandLine ?? "console=ttyS0",
             ReadyLine = raw.ReadyLine ?? "myhv-guest: ready",
+            GuestAgent = raw.GuestAgent ?? false,
         };
         foreach (var file in new[] { image.Kernel, image.Disk, image.Initrd }.OfType<string>())
             if (!File.Exists(file))
@@ -94,5 +95,5 @@ public sealed class ImageCatalog(MyHvPaths paths)
 
     /// <summary>image.json as written by the image builder; paths are relative to its folder.</summary>
     private sealed record ImageManifest(string? Name, string? Kernel, string? Initrd, string? Disk,
-        string? DiskFormat, string? CommandLine, string? ReadyLine);
+        string? DiskFormat, string? CommandLine, string? ReadyLine, bool? GuestAgent = null);
 }

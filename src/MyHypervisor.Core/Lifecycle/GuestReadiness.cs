@@ -20,16 +20,21 @@ public static class GuestReadiness
     /// <summary>How long the channel may lag behind the console's readiness line before the console counts.</summary>
     public static readonly TimeSpan ChannelGrace = TimeSpan.FromSeconds(5);
 
-    public enum Source { Channel, Console }
+    public enum Source { Channel, Console, Agent }
 
+    /// <summary>How long each look at the guest agent may take while waiting.</summary>
+    private static readonly TimeSpan AgentProbeWait = TimeSpan.FromMilliseconds(150);
+
+    /// <param name="agentSocket">The guest agent's port, when the image has an agent: its guest-ping answer counts as ready.</param>
     public static Source Wait(string? channelSocket, string consoleLog, string readyLine, TimeSpan timeout,
-        Func<bool> hypervisorAlive, Action<TimeSpan>? tick, CancellationToken cancel) =>
-        Wait(channelSocket, new ConsoleFollower(consoleLog, readyLine), timeout, hypervisorAlive, tick, cancel);
+        Func<bool> hypervisorAlive, Action<TimeSpan>? tick, CancellationToken cancel, string? agentSocket = null) =>
+        Wait(channelSocket, new ConsoleFollower(consoleLog, readyLine), timeout, hypervisorAlive, tick, cancel, agentSocket);
 
     /// <summary>As above, with the caller's follower of the console log (it counts what it read).</summary>
     public static Source Wait(string? channelSocket, ConsoleFollower console, TimeSpan timeout,
-        Func<bool> hypervisorAlive, Action<TimeSpan>? tick, CancellationToken cancel)
+        Func<bool> hypervisorAlive, Action<TimeSpan>? tick, CancellationToken cancel, string? agentSocket = null)
     {
+        using var agent = agentSocket is not null && File.Exists(agentSocket) ? Guest.GuestAgentConnection.TryConnect(agentSocket) : null;
         var started = DateTime.UtcNow;
         var deadline = started + timeout;
         var channel = channelSocket is not null && File.Exists(channelSocket) ? TryConnect(channelSocket) : null;
@@ -61,6 +66,7 @@ public static class GuestReadiness
                     }
                 }
 
+                if (agent is not null && agent.Ping(AgentProbeWait, cancel)) return Source.Agent;
                 if (consoleReadyAt is null && console.Poll()) consoleReadyAt = DateTime.UtcNow;
                 if (consoleReadyAt is { } seen && (channel is null || DateTime.UtcNow - seen >= ChannelGrace)) return Source.Console;
                 if (!hypervisorAlive()) throw new InvalidOperationException("the hypervisor exited before the guest was ready");

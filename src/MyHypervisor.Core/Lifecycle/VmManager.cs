@@ -129,7 +129,18 @@ public sealed class VmManager
             return Busy(name, e.Message);
         }
         if (session is null) return Busy(name, "busy: another command is working on this VM");
-        using (session) return Info(session);
+        using (session)
+        {
+            Guest.GuestAddressRefresher.Refresh(session, Paths, context);
+            return Info(session);
+        }
+    }
+
+    /// <summary>The VM's definition and its state as reconciled with reality, for work inside the guest (the lock is released on return).</summary>
+    public (VmDefinition Definition, VmState State) Inspect(string name, OperationContext context)
+    {
+        using var session = Open(name, ReaderLockWait + ReaderLockWait, context);
+        return (session.Definition, session.State);
     }
 
     private VmInfo Busy(string name, string note)

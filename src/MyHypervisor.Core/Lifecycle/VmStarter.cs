@@ -13,7 +13,7 @@ namespace MyHypervisor.Core.Lifecycle;
 /// <summary>
 /// Start as a transaction: each step records its artifacts in the ledger before creating them,
 /// and any failure undoes every artifact of this attempt, newest first. The steps and their fail
-/// points: storage, runtime-dir, network, volumes, guest-channel, hypervisor-launch, api-ready, commit.
+/// points: storage, runtime-dir, network, volumes, guest-channel, guest-agent, hypervisor-launch, api-ready, commit.
 /// </summary>
 public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<string, IHypervisorDriver> drivers)
 {
@@ -66,6 +66,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
             if (definition.Volumes.Count > 0)
                 Step(transaction, context, name, "volumes", 40, () => StartVolumes(transaction, definition, context.Cancel));
             Step(transaction, context, name, "guest-channel", 50, () => PrepareGuestChannel(transaction, name));
+            Step(transaction, context, name, "guest-agent", 55, () => PrepareGuestAgent(transaction, name));
 
             var request = new LaunchRequest
             {
@@ -77,6 +78,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 ApiSocket = Paths.ApiSocket(name),
                 PidFile = Paths.PidFile(name),
                 ChannelSocket = Paths.ChannelSocket(name),
+                AgentSocket = Paths.AgentSocket(name),
                 KernelCommandLine = GuestCommandLine.Build(definition, ready.Image),
                 Accelerator = ready.Accelerator,
                 TapDevice = definition.Network.TapName,
@@ -92,6 +94,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 StartedAt = ProcFs.StartTimeOf(launched.Process.StartTicks),
                 Attempt = transaction.Attempt,
                 Artifacts = transaction.RunArtifacts,
+                GuestAgent = ready.Image.GuestAgent,
             }));
             transaction.Retire();
             context.Say($"VM '{name}' is running ({launched!.Process}, {ready.Accelerator})");
@@ -101,7 +104,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
             throw RollBack(session, transaction, failure, launched is not null, context);
         }
 
-        if (options.WaitForGuest) WaitForGuest(session, ready.Image.ReadyLine, options, context);
+        if (options.WaitForGuest) WaitForGuest(session, ready.Image, options, context);
     }
 
     private static void Step(StartTransaction transaction, OperationContext context, string vm, string step, int percent, Action body)
@@ -161,6 +164,10 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
     private void PrepareGuestChannel(StartTransaction transaction, string name) =>
         transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = "guest-channel", Path = Paths.ChannelSocket(name) });
 
+    /// <summary>The guest agent's port: its socket is the hypervisor's too, owned by the ledger from here on.</summary>
+    private void PrepareGuestAgent(StartTransaction transaction, string name) =>
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = "guest-agent", Path = Paths.AgentSocket(name) });
+
     private MyHvException RollBack(VmSession session, StartTransaction transaction, Exception failure, bool launched, OperationContext context)
     {
         var step = transaction.CurrentStep;
@@ -200,7 +207,8 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
     private static string CancelledMessage(string name, string step) =>
         $"Starting VM '{name}' failed at step '{step}': cancelled (the command was stopped); the attempt was rolled back.";
 
-    private void WaitForGuest(VmSession session, string readyLine, StartOptions options, OperationContext context)
+
+    private void WaitForGuest(VmSession session, Images.GuestImage image, StartOptions options, OperationContext context)
     {
         var name = session.Name;
         var hypervisor = session.State.Hypervisor!;
@@ -208,11 +216,11 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         context.Say($"VM '{name}': waiting up to {timeout.TotalSeconds:0} s for the guest to report ready");
         try
         {
-            var source = GuestReadiness.Wait(Paths.ChannelSocket(name), Paths.ConsoleLog(name), readyLine, timeout,
+            var source = GuestReadiness.Wait(Paths.ChannelSocket(name), Paths.ConsoleLog(name), image.ReadyLine, timeout,
                 () => ProcessLiveness.IsAlive(hypervisor),
                 elapsed => context.Report(name, $"Starting VM '{name}'", $"Waiting for the guest ({elapsed.TotalSeconds:0} s)",
                     95 + (int)Math.Min(4, 4 * elapsed.TotalSeconds / timeout.TotalSeconds)),
-                context.Cancel);
+                context.Cancel, image.GuestAgent ? Paths.AgentSocket(name) : null);
             context.Say($"VM '{name}': the guest reported ready through its {source.ToString().ToLowerInvariant()}");
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)

@@ -8,8 +8,8 @@ using MyHypervisor.Core.Vms;
 namespace MyHypervisor.Core.Lifecycle;
 
 /// <summary>
-/// Stop is a ladder: the guest's power button (wait up to the timeout), then the hypervisor's
-/// quit, then SIGTERM, then SIGKILL. -Force skips asking the guest, and so does a dead helper
+/// Stop is a ladder: the guest's power button (wait up to the timeout), then the guest agent's
+/// guest-shutdown (when the run has an agent), then the hypervisor's quit, then SIGTERM, then SIGKILL. -Force skips asking the guest, and so does a dead helper
 /// (the session's Problems: the guest could not finish a power-off). Whichever rung ends the
 /// process is recorded; then the run's artifacts are undone by the same code as a failed start.
 /// </summary>
@@ -41,7 +41,8 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
         var skipGuest = session.Problems.Count > 0 ? string.Join("; ", session.Problems) : null;
         var rung = new StrongBox<StopMethod>(options.Force ? StopMethod.HypervisorQuit : StopMethod.GuestPowerOff);
         StopMethod method;
-        try { method = Ladder(name, driver, endpoint, process, options, skipGuest, context, rung); }
+        var agentSocket = state.GuestAgent == true ? store.Paths.AgentSocket(name) : null;
+        try { method = Ladder(name, driver, endpoint, process, options, skipGuest, agentSocket, context, rung); }
         catch (OperationCanceledException) when (ProcessLiveness.IsAlive(process))
         {
             // Stopped mid-way (Ctrl+C, PowerShell.Stop(), Stop-Job) with the hypervisor still up:
@@ -78,7 +79,7 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
 
     /// <summary>Climbs the ladder; <paramref name="rung"/> always names the rung under way (for a cancelled stop).</summary>
     private static StopMethod Ladder(string name, IHypervisorDriver driver, HypervisorEndpoint endpoint,
-        ProcessIdentity process, StopOptions options, string? skipGuest, OperationContext context, StrongBox<StopMethod> rung)
+        ProcessIdentity process, StopOptions options, string? skipGuest, string? agentSocket, OperationContext context, StrongBox<StopMethod> rung)
     {
         if (!options.Force && skipGuest is not null)
             context.Say($"VM '{name}': not pressing the ACPI power button: {skipGuest}. " +
@@ -90,6 +91,11 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
             if (TryApi(() => driver.RequestPowerOff(endpoint), context) && WaitWithProgress(name, process, options.GuestTimeout, context))
                 return StopMethod.GuestPowerOff;
             if (!ProcessLiveness.IsAlive(process)) return StopMethod.GuestPowerOff;
+            if (agentSocket is not null) rung.Value = StopMethod.GuestAgentShutdown;
+            if (agentSocket is not null && Guest.GuestAgentShutdown.Request(name, agentSocket, context)
+                && WaitWithProgress(name, process, options.GuestTimeout, context))
+                return StopMethod.GuestAgentShutdown;
+            if (!ProcessLiveness.IsAlive(process)) return StopMethod.GuestAgentShutdown;
         }
         rung.Value = StopMethod.HypervisorQuit;
         context.Say($"VM '{name}': asking the hypervisor to quit");

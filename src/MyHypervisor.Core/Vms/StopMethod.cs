@@ -5,6 +5,8 @@ public enum StopMethod
 {
     /// <summary>The guest powered itself off after the ACPI power button.</summary>
     GuestPowerOff,
+    /// <summary>The guest ignored the power button and powered off when its guest agent was sent guest-shutdown.</summary>
+    GuestAgentShutdown,
     /// <summary>The hypervisor was asked to quit through its API.</summary>
     HypervisorQuit,
     /// <summary>The hypervisor process was sent SIGTERM.</summary>

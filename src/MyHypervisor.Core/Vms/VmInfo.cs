@@ -25,6 +25,9 @@ public sealed class VmInfo
         Accelerator = Pid is null ? null : state.Accelerator;
         StartedAt = Pid is null ? null : state.StartedAt;
         Uptime = StartedAt is { } started ? DateTimeOffset.UtcNow - started : null;
+        // Only this run's addresses, as its guest agent last reported them.
+        IPAddress = Pid is not null && state.GuestAddresses is { } cached && cached.Attempt == state.Attempt
+            ? cached.Addresses.ToArray() : Array.Empty<string>();
         StoppedAt = state.StoppedAt;
         StopMethod = state.StopMethod;
         StatusReason = state.Reason;
@@ -49,6 +52,8 @@ public sealed class VmInfo
     public string? Accelerator { get; }
     public DateTimeOffset? StartedAt { get; }
     public TimeSpan? Uptime { get; }
+    /// <summary>The guest's addresses (not loopback or link-local, IPv4 first) from its guest agent; empty when unknown.</summary>
+    public string[] IPAddress { get; }
     public DateTimeOffset? StoppedAt { get; }
     public StopMethod? StopMethod { get; }
     /// <summary>Why the VM is in its status: a failure, a crash, a guest power-off.</summary>

@@ -25,4 +25,8 @@ public sealed record VmState
     /// <summary>The start attempt that committed this state, if it is a committed start.</summary>
     public Guid? Attempt { get; init; }
     public IReadOnlyList<ArtifactRecord> Artifacts { get; init; } = Array.Empty<ArtifactRecord>();
+    /// <summary>Whether this run's image has a guest agent (recorded at start: the image may change later).</summary>
+    public bool? GuestAgent { get; init; }
+    /// <summary>The guest's addresses as its agent last reported them during this run (Get-MyVm's IPAddress).</summary>
+    public Guest.GuestAddressCache? GuestAddresses { get; init; }
 }

@@ -32,6 +32,8 @@ public static class ErrorRecords
         MyHvErrorKind.PrerequisiteMissing => ErrorCategory.NotInstalled,
         MyHvErrorKind.VmStartFailed => ErrorCategory.OperationStopped,
         MyHvErrorKind.StateWriteFailed => ErrorCategory.WriteError,
+        MyHvErrorKind.GuestAgentUnavailable => ErrorCategory.ResourceUnavailable,
+        MyHvErrorKind.GuestCommandFailed => ErrorCategory.InvalidResult,
         _ => ErrorCategory.NotSpecified,
     };
 
@@ -41,6 +43,7 @@ public static class ErrorRecords
         MyHvErrorKind.VmBusy => "Wait for the other command on this VM to finish, then try again.",
         MyHvErrorKind.VmStartFailed when error.Leftovers.Count > 0 => $"Run Repair-MyVm -Name {error.VmName} to remove what the rollback could not.",
         MyHvErrorKind.StateWriteFailed => "Free space on the file system of MYHV_HOME (or make it writable), then run the command again.",
+        MyHvErrorKind.GuestAgentUnavailable => $"Check Get-MyVmGuest -Name {error.VmName}; a booting guest answers once it is ready (Start-MyVm -Wait).",
         MyHvErrorKind.VmStartFailed => StartHint(error.VmName, error.FailedStep),
         _ => null,
     };
@@ -55,7 +58,7 @@ public static class ErrorRecords
         "hypervisor-launch" => "QEMU's own message is quoted above; nothing was left behind. Test-MyVmHost checks QEMU, the accelerator and this user's access.",
         "volumes" => "virtiofsd's message is quoted above; nothing was left behind. Check that each volume folder exists, and Test-MyVmHost for what volumes need.",
         "network" => "The TAP device could not be set up; nothing was left behind. Test-MyVmHost shows whether this user may create TAP devices and which bridges exist.",
-        "storage" or "runtime-dir" or "guest-channel" =>
+        "storage" or "runtime-dir" or "guest-channel" or "guest-agent" =>
             "The start was rolled back. Fix the cause quoted above (free space and permissions under MYHV_HOME) and start the VM again.",
         _ => $"Nothing was started. Fix the cause quoted above (Test-MyVmHost shows what this host and user can run), or run Repair-MyVm -Name {vm} if it names an earlier run.",
     };

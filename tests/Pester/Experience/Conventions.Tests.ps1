@@ -27,9 +27,10 @@ AfterAll {
 }
 
 Describe 'The exported cmdlets' {
-    It 'are the nine of the module, all binary cmdlets' {
+    It 'are the twelve of the module, all binary cmdlets' {
         $module.ExportedCmdlets.Keys | Sort-Object | Should -Be @(
-            'Get-MyVm', 'Get-MyVmConsole', 'Get-MyVmStats', 'New-MyVm', 'Remove-MyVm', 'Repair-MyVm', 'Start-MyVm', 'Stop-MyVm', 'Test-MyVmHost')
+            'Copy-MyVmFile', 'Get-MyVm', 'Get-MyVmConsole', 'Get-MyVmGuest', 'Get-MyVmStats', 'Invoke-MyVmCommand', 'New-MyVm',
+            'Remove-MyVm', 'Repair-MyVm', 'Start-MyVm', 'Stop-MyVm', 'Test-MyVmHost')
         $module.ExportedFunctions.Count | Should -Be 0
     }
 }
@@ -121,6 +122,18 @@ Describe '-Name of <Name>' -ForEach $nameCmdlets {
                     $null = Get-MyVmConsole -Name 'conv*' -ErrorVariable err
                     if (-not $err) { 'conva' }
                 }
+                { $_ -in 'Invoke-MyVmCommand', 'Copy-MyVmFile' } {
+                    # Work in a guest names the VM the pattern reached: conva is not running.
+                    $extra = if ($Name -eq 'Copy-MyVmFile') { @{ Path = '/etc/hostname'; Destination = '/tmp/x' } } else { @{ FilePath = '/bin/true' } }
+                    & $Name -Name 'conv*' @extra -ErrorVariable inGuest -ErrorAction SilentlyContinue
+                    @($inGuest | Where-Object { $_.FullyQualifiedErrorId -like 'VmNotRunning,*' } | ForEach-Object TargetObject)
+                }
+                'Get-MyVmGuest' {
+                    # As Get-MyVmStats: by name a stopped VM is VmNotRunning; matched by a pattern it is skipped.
+                    $null = Get-MyVmGuest -Name 'conva' -ErrorVariable literal -ErrorAction SilentlyContinue
+                    $null = Get-MyVmGuest -Name 'conv*' -ErrorVariable err
+                    if (-not $err -and @($literal).Count -eq 1) { 'conva' }
+                }
                 'Get-MyVmStats' {
                     # By name, a stopped VM is a VmNotRunning error; matched by a pattern it is skipped quietly.
                     $null = Get-MyVmStats -Name 'conva' -ErrorVariable literal -ErrorAction SilentlyContinue
@@ -133,6 +146,9 @@ Describe '-Name of <Name>' -ForEach $nameCmdlets {
             @($reached) | Should -Be @('conva')
             # A pattern that matches nothing is no error (as with Get-ChildItem); a literal unknown name is.
             $none = @{ Name = 'zz*'; ErrorVariable = 'err'; ErrorAction = 'SilentlyContinue' }
+            # What the guest cmdlets need besides a name.
+            if ($Name -eq 'Invoke-MyVmCommand') { $none.FilePath = '/bin/true' }
+            if ($Name -eq 'Copy-MyVmFile') { $none.Path = '/etc/hostname'; $none.Destination = '/tmp/x' }
             $err = $null
             $null = & $Name @none
             $err | Should -BeNullOrEmpty

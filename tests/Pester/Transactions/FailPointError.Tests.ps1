@@ -8,8 +8,8 @@
 # child pwsh inside it), so the host's interfaces are never touched.
 
 BeforeDiscovery {
-    $script:plainSteps = @('storage', 'runtime-dir', 'guest-channel', 'hypervisor-launch', 'api-ready', 'commit')
-    $script:volumeSteps = @('storage', 'runtime-dir', 'volumes', 'guest-channel', 'hypervisor-launch', 'api-ready', 'commit')
+    $script:plainSteps = @('storage', 'runtime-dir', 'guest-channel', 'guest-agent', 'hypervisor-launch', 'api-ready', 'commit')
+    $script:volumeSteps = @('storage', 'runtime-dir', 'volumes', 'guest-channel', 'guest-agent', 'hypervisor-launch', 'api-ready', 'commit')
 }
 
 BeforeAll {
@@ -163,7 +163,7 @@ Describe 'Start fail points with action error' {
                 Assert-StartFailedAt -Attempt $attempt -Step $step
                 # Before QEMU connects, each virtiofsd certainly still runs when the rollback starts.
                 $live = switch ($step) {
-                    { $_ -in 'volumes', 'guest-channel' } { @('virtiofsd'); break }
+                    { $_ -in 'volumes', 'guest-channel', 'guest-agent' } { @('virtiofsd'); break }
                     { $_ -in 'hypervisor-launch', 'api-ready', 'commit' } { @('qemu-system-x86_64'); break }
                     default { @() }
                 }

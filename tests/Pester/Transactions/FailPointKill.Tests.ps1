@@ -7,8 +7,8 @@
 # (daemonized): the recovery must end it. start.network runs in a network namespace of its own.
 
 BeforeDiscovery {
-    $script:plainSteps = @('storage', 'runtime-dir', 'guest-channel', 'hypervisor-launch', 'api-ready', 'commit')
-    $script:volumeSteps = @('volumes', 'guest-channel', 'api-ready', 'commit')
+    $script:plainSteps = @('storage', 'runtime-dir', 'guest-channel', 'guest-agent', 'hypervisor-launch', 'api-ready', 'commit')
+    $script:volumeSteps = @('volumes', 'guest-channel', 'guest-agent', 'api-ready', 'commit')
 }
 
 BeforeAll {
@@ -248,7 +248,7 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
                 $paths.Journal | Should -Exist
                 $helpers = @(Get-TxProcess -Needle $paths.Marker | Where-Object Program -EQ 'virtiofsd')
                 $live = @()
-                if ($step -in 'volumes', 'guest-channel') {
+                if ($step -in 'volumes', 'guest-channel', 'guest-agent') {
                     # Before QEMU connects, every virtiofsd surely still runs: the recovery must end them.
                     @($helpers.CommandLine | ForEach-Object { ($_ -split '\s+' | Where-Object { $_ -like '--socket-path=*' }) } | Sort-Object -Unique) |
                         Should -HaveCount 2 -Because 'each volume has its virtiofsd, alive after the cmdlet died'

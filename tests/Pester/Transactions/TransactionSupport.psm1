@@ -14,9 +14,9 @@ $script:RepoRoot = Split-Path -Parent (Split-Path -Parent $PSScriptRoot)
 $script:ChildWrapper = Join-Path $PSScriptRoot 'TxChild.ps1'
 
 # Every start step in transaction order (network and volumes only fire for VMs that use them).
-$script:AllSteps = @('storage', 'runtime-dir', 'network', 'volumes', 'guest-channel', 'hypervisor-launch', 'api-ready', 'commit')
+$script:AllSteps = @('storage', 'runtime-dir', 'network', 'volumes', 'guest-channel', 'guest-agent', 'hypervisor-launch', 'api-ready', 'commit')
 # Steps whose fail point fires before QEMU ever opened the disk: the overlay must be byte-identical.
-$script:BeforeLaunchSteps = @('storage', 'runtime-dir', 'network', 'volumes', 'guest-channel')
+$script:BeforeLaunchSteps = @('storage', 'runtime-dir', 'network', 'volumes', 'guest-channel', 'guest-agent')
 
 function Get-TxStartStep {
     <# The steps a VM's start runs, in order: all of them, less network/volumes when not used. #>

@@ -8,6 +8,8 @@ public static class QemuCommandLine
 {
     /// <summary>The virtio-serial port name the guest's init looks for.</summary>
     public const string ChannelPortName = "org.myhypervisor.guest.0";
+    /// <summary>The port name qemu-ga opens by default (/dev/virtio-ports/org.qemu.guest_agent.0).</summary>
+    public const string AgentPortName = "org.qemu.guest_agent.0";
 
     public static IReadOnlyList<string> Build(LaunchRequest r)
     {
@@ -62,6 +64,8 @@ public static class QemuCommandLine
             "-device", "virtio-serial-pci,id=vser0",
             "-chardev", $"socket,id=chan0,path={Escape(r.ChannelSocket)},server=on,wait=off",
             "-device", $"virtserialport,bus=vser0.0,chardev=chan0,name={ChannelPortName}",
+            "-chardev", $"socket,id=agent0,path={Escape(r.AgentSocket)},server=on,wait=off",
+            "-device", $"virtserialport,bus=vser0.0,chardev=agent0,name={AgentPortName}",
             "-qmp", $"unix:{Escape(r.ApiSocket)},server=on,wait=off",
             "-pidfile", r.PidFile,
             "-daemonize",
