@@ -19,6 +19,10 @@
         'Get-MyVmConsole'
         'Repair-MyVm'
         'Test-MyVmHost'
+        'Set-MyVm'
+        'Restart-MyVm'
+        'Suspend-MyVm'
+        'Resume-MyVm'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

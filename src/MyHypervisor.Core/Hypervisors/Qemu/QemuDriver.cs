@@ -66,6 +66,46 @@ public sealed class QemuDriver : IHypervisorDriver
         QmpClient.Call(endpoint.ApiSocket, "quit", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2), closeAnswers: true);
     }
 
+    public void Pause(HypervisorEndpoint endpoint) => QmpClient.Call(endpoint.ApiSocket, "stop", TimeSpan.FromSeconds(2));
+
+    public void Resume(HypervisorEndpoint endpoint) => QmpClient.Call(endpoint.ApiSocket, "cont", TimeSpan.FromSeconds(2));
+
+    public bool IsPaused(HypervisorEndpoint endpoint)
+    {
+        var status = QmpClient.Call(endpoint.ApiSocket, "query-status", TimeSpan.FromSeconds(2)) as JsonObject;
+        return !(status?["running"]?.GetValue<bool>() ?? false);
+    }
+
+    /// <summary>
+    /// The VM runs with -no-reboot, under which QEMU turns any reset request (QMP's system_reset
+    /// included) into an exit. For this one reset the reboot action is set to 'reset', then back
+    /// to 'shutdown', so a reboot the guest asks for later still ends the process. The firmware
+    /// (SeaBIOS) answers a reset with a hard reboot of its own (a RESET event with guest true),
+    /// so the action goes back only once that has happened, or after <see cref="FirmwareResetWait"/>.
+    /// </summary>
+    public void Reset(HypervisorEndpoint endpoint)
+    {
+        using var client = QmpClient.Connect(endpoint.ApiSocket, TimeSpan.FromSeconds(2));
+        client.Execute("set-action", new { reboot = "reset" });
+        try
+        {
+            client.Execute("system_reset");
+            var deadline = DateTime.UtcNow + FirmwareResetWait;
+            // Each command also collects the events that came before its reply.
+            while (!client.Events.Any(IsGuestReset) && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+                client.Execute("query-status");
+            }
+        }
+        finally { client.Execute("set-action", new { reboot = "shutdown" }); }
+    }
+
+    private static readonly TimeSpan FirmwareResetWait = TimeSpan.FromSeconds(5);
+
+    private static bool IsGuestReset(JsonObject e) =>
+        e["event"]?.GetValue<string>() == "RESET" && (e["data"]?["guest"]?.GetValue<bool>() ?? false);
+
     public DiskCounters ReadDiskCounters(HypervisorEndpoint endpoint)
     {
         long read = 0, written = 0;
