@@ -41,6 +41,8 @@ public sealed class MyHvPaths
     public string ApiSocket(string name) => Path.Combine(RuntimeDirectory(name), "api.sock");
     public string PidFile(string name) => Path.Combine(RuntimeDirectory(name), "hypervisor.pid");
     public string ChannelSocket(string name) => Path.Combine(RuntimeDirectory(name), "channel.sock");
+    /// <summary>The serial console's line, offered by the hypervisor for an interactive session (the log is kept as well).</summary>
+    public string ConsoleSocket(string name) => Path.Combine(RuntimeDirectory(name), "console.sock");
     public string VolumeSocket(string name, string tag) => Path.Combine(RuntimeDirectory(name), $"fs-{tag}.sock");
 
     /// <summary>

@@ -69,6 +69,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 ApiSocket = Paths.ApiSocket(name),
                 PidFile = Paths.PidFile(name),
                 ChannelSocket = Paths.ChannelSocket(name),
+                ConsoleSocket = Paths.ConsoleSocket(name),
                 KernelCommandLine = GuestCommandLine.Build(definition, ready.Image),
                 Accelerator = ready.Accelerator,
                 TapDevice = definition.Network.TapName,

@@ -35,7 +35,7 @@ public sealed class RestartMyVmCommand : VmBatchCmdlet
     protected override string ActionVerb => "Restart";
 
     protected override object? Act(string name, OperationContext context) =>
-        Manager.Restart(name, new RestartOptions(Force,
+        ForLiveVm(name, context, () => Manager.Restart(name, new RestartOptions(Force,
             new StopOptions(false, TimeSpan.FromSeconds(StopTimeoutSeconds)),
-            new StartOptions(Wait, TimeSpan.FromSeconds(TimeoutSeconds))), context);
+            new StartOptions(Wait, TimeSpan.FromSeconds(TimeoutSeconds))), context));
 }

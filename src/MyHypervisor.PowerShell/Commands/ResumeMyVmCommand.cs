@@ -13,5 +13,5 @@ public sealed class ResumeMyVmCommand : VmBatchCmdlet
 {
     protected override string ActionVerb => "Resume";
 
-    protected override object? Act(string name, OperationContext context) => Manager.Resume(name, context);
+    protected override object? Act(string name, OperationContext context) => ForLiveVm(name, context, () => Manager.Resume(name, context));
 }

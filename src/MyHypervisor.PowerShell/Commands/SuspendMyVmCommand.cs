@@ -13,5 +13,5 @@ public sealed class SuspendMyVmCommand : VmBatchCmdlet
 {
     protected override string ActionVerb => "Suspend";
 
-    protected override object? Act(string name, OperationContext context) => Manager.Suspend(name, context);
+    protected override object? Act(string name, OperationContext context) => ForLiveVm(name, context, () => Manager.Suspend(name, context));
 }

@@ -26,8 +26,12 @@ public static class QemuCommandLine
             "-append", r.KernelCommandLine,
             "-drive", $"file={Escape(r.OverlayDisk)},if=none,id=disk0,format=qcow2,cache=writeback",
             "-device", "virtio-blk-pci,drive=disk0",
-            "-serial", $"file:{r.ConsoleLog}",
         };
+        // A socket chardev logs every byte the guest writes, whether or not anyone is attached.
+        args.AddRange(r.ConsoleSocket is null
+            ? new[] { "-serial", $"file:{r.ConsoleLog}" }
+            : new[] { "-chardev", $"socket,id=serial0,path={Escape(r.ConsoleSocket)},server=on,wait=off,logfile={Escape(r.ConsoleLog)}",
+                      "-serial", "chardev:serial0" });
         if (r.Image.Initrd is not null) args.AddRange(new[] { "-initrd", r.Image.Initrd });
 
         switch (d.Network.Mode)

@@ -27,6 +27,8 @@ public sealed class QemuDriver : IHypervisorDriver
         });
         transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = transaction.CurrentStep, Path = request.PidFile });
         transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = transaction.CurrentStep, Path = request.ApiSocket });
+        if (request.ConsoleSocket is not null)
+            transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = transaction.CurrentStep, Path = request.ConsoleSocket });
 
         // With -daemonize the launching process returns once QEMU is initialised and its
         // sockets listen; its exit code and stderr tell whether the launch worked.
