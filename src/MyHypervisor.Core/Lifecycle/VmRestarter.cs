@@ -44,10 +44,11 @@ public sealed class VmRestarter(MyHvPaths paths, VmStarter starter, VmStopper st
         var process = session.State.Hypervisor!;
         try
         {
+            // A restart means running; and the firmware's own reboot after the reset (see
+            // QemuDriver.Reset) only happens while the CPUs run, so a paused guest runs first.
+            if (session.State.Status == VmStatus.Paused) driver.Resume(endpoint);
             context.Say($"VM '{name}': hard reset through the hypervisor (no power-off)");
             driver.Reset(endpoint);
-            // A paused guest stays paused through a reset; a restart means running.
-            if (session.State.Status == VmStatus.Paused) driver.Resume(endpoint);
         }
         catch (Exception e) when (e is QmpConnectionException or QmpException or IOException)
         {
