@@ -22,6 +22,10 @@
         'Invoke-MyVmCommand'
         'Copy-MyVmFile'
         'Get-MyVmGuest'
+        'Set-MyVm'
+        'Restart-MyVm'
+        'Suspend-MyVm'
+        'Resume-MyVm'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

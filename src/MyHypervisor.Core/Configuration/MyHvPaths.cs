@@ -43,6 +43,8 @@ public sealed class MyHvPaths
     public string ChannelSocket(string name) => Path.Combine(RuntimeDirectory(name), "channel.sock");
     /// <summary>The host end of the guest agent's virtio-serial port (org.qemu.guest_agent.0).</summary>
     public string AgentSocket(string name) => Path.Combine(RuntimeDirectory(name), "agent.sock");
+    /// <summary>The serial console's line, offered by the hypervisor for an interactive session (the log is kept as well).</summary>
+    public string ConsoleSocket(string name) => Path.Combine(RuntimeDirectory(name), "console.sock");
     public string VolumeSocket(string name, string tag) => Path.Combine(RuntimeDirectory(name), $"fs-{tag}.sock");
 
     /// <summary>

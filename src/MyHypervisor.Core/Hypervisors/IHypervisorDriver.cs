@@ -30,6 +30,18 @@ public interface IHypervisorDriver
     /// <summary>Asks the hypervisor process to exit at once through its API.</summary>
     void Quit(HypervisorEndpoint endpoint);
 
+    /// <summary>Stops the guest's CPUs; memory and devices stay as they are (Suspend-MyVm).</summary>
+    void Pause(HypervisorEndpoint endpoint);
+
+    /// <summary>Lets a paused guest's CPUs run again (Resume-MyVm).</summary>
+    void Resume(HypervisorEndpoint endpoint);
+
+    /// <summary>True when the guest's CPUs are stopped, false when it runs.</summary>
+    bool IsPaused(HypervisorEndpoint endpoint);
+
+    /// <summary>A hard reset of the guest in the same hypervisor process, as a reset button would (Restart-MyVm -Force).</summary>
+    void Reset(HypervisorEndpoint endpoint);
+
     /// <summary>Cumulative block device counters.</summary>
     DiskCounters ReadDiskCounters(HypervisorEndpoint endpoint);
 }

@@ -18,6 +18,11 @@ public sealed record LaunchRequest
     public required string AgentSocket { get; init; }
     public required string KernelCommandLine { get; init; }
     public required string Accelerator { get; init; }
+    /// <summary>
+    /// When set, the serial line is also offered on this unix socket (a server the module attaches
+    /// to); the console log keeps everything the guest prints either way.
+    /// </summary>
+    public string? ConsoleSocket { get; init; }
     /// <summary>Bridged networking: the TAP device created by the network step.</summary>
     public string? TapDevice { get; init; }
     /// <summary>One vhost-user socket per volume, served by the volume step's virtiofsd.</summary>

@@ -52,7 +52,7 @@ public sealed class StartPreflight(MyHvPaths paths, ImageCatalog images, Acceler
 
     private void CheckSocketPaths(VmDefinition definition)
     {
-        var sockets = new List<string> { paths.ApiSocket(definition.Name), paths.ChannelSocket(definition.Name) };
+        var sockets = new List<string> { paths.ApiSocket(definition.Name), paths.ChannelSocket(definition.Name), paths.ConsoleSocket(definition.Name) };
         sockets.AddRange(definition.Volumes.Select(v => paths.VolumeSocket(definition.Name, v.Tag)));
         var tooLong = sockets.FirstOrDefault(s => System.Text.Encoding.UTF8.GetByteCount(s) > MaxSocketPath);
         if (tooLong is not null)

@@ -1,3 +1,4 @@
+using MyHypervisor.Core.Changes;
 using MyHypervisor.Core.Configuration;
 using MyHypervisor.Core.Errors;
 using MyHypervisor.Core.Hypervisors;
@@ -31,17 +32,21 @@ public sealed class VmManager
     private readonly VmStopper stopper;
     private readonly StatsCollector stats;
     private readonly StartPreflight preflight;
+    private readonly VmPauser pauser;
+    private readonly VmRestarter restarter;
 
     public VmManager(MyHvPaths paths)
     {
         Paths = paths;
         store = new VmStore(paths);
         Images = new ImageCatalog(paths);
-        reconciler = new VmReconciler(store);
+        reconciler = new VmReconciler(store) { PauseProbe = VmPauser.Probe(paths, DriverFor) };
         preflight = new StartPreflight(paths, Images, new AcceleratorSelector(paths));
         starter = new VmStarter(store, preflight, DriverFor);
         stopper = new VmStopper(store, DriverFor);
         stats = new StatsCollector(paths, DriverFor);
+        pauser = new VmPauser(paths, DriverFor);
+        restarter = new VmRestarter(paths, starter, stopper, DriverFor);
     }
 
     public static VmManager FromEnvironment() => new(MyHvPaths.FromEnvironment());
@@ -196,8 +201,55 @@ public sealed class VmManager
         using var session = Open(name, WriterLockWait, context);
         var outcome = stopper.Stop(session, options, context);
         // Problems seen when the session opened (a dead helper) belonged to the run just ended.
-        if (session.State.Status != VmStatus.Running) session.Problems.Clear();
+        if (!session.State.Status.IsLive()) session.Problems.Clear();
         return (Info(session), outcome);
+    }
+
+    /// <summary>
+    /// Changes a stopped VM's definition (Set-MyVm). The new definition is validated by New-MyVm's
+    /// rules before anything is written, then written atomically; <paramref name="confirm"/> sees
+    /// the change first (-WhatIf/-Confirm) and may decline it. Returns null when declined.
+    /// </summary>
+    public VmInfo? Set(string name, VmChangeRequest change, Func<VmReconfiguration.Plan, bool> confirm, OperationContext context)
+    {
+        using var session = Open(name, WriterLockWait, context);
+        var plan = VmReconfiguration.Apply(session.Definition, change, TapDevices.BridgeExists);
+        if (plan.Changed && session.State.Status is not (VmStatus.Stopped or VmStatus.Failed))
+            throw new MyHvException(MyHvErrorKind.VmAlreadyRunning,
+                $"VM '{name}' is {session.State.Status.ToString().ToLowerInvariant()}: {plan.Describe()} would need a restart, and " +
+                "no setting changes live. Stop it first (Stop-MyVm), change it, then start it again.", name);
+        if (!confirm(plan)) return null;
+        if (plan.Changed)
+        {
+            store.WriteDefinition(plan.After);
+            context.Say($"VM '{name}': {plan.Describe()}");
+        }
+        else context.Say($"VM '{name}': nothing to change");
+        return new VmInfo(plan.After, session.State, session.Problems, Paths.VmDirectory(name));
+    }
+
+    /// <summary>Stops the guest's CPUs (Suspend-MyVm); a paused VM stays paused.</summary>
+    public VmInfo Suspend(string name, OperationContext context)
+    {
+        using var session = Open(name, WriterLockWait, context);
+        pauser.Suspend(session, context);
+        return Info(session);
+    }
+
+    /// <summary>Lets a paused VM run again (Resume-MyVm); a running VM stays running.</summary>
+    public VmInfo Resume(string name, OperationContext context)
+    {
+        using var session = Open(name, WriterLockWait, context);
+        pauser.Resume(session, context);
+        return Info(session);
+    }
+
+    /// <summary>Restarts a running or paused VM (Restart-MyVm): the stop ladder and a new start, or with Force a hard reset.</summary>
+    public VmInfo Restart(string name, RestartOptions options, OperationContext context)
+    {
+        using var session = Open(name, WriterLockWait, context);
+        restarter.Restart(session, options, context);
+        return Info(session);
     }
 
     public VmStats GetStats(string name, OperationContext context)
@@ -240,7 +292,7 @@ public sealed class VmManager
             }
         }
         else context.Say($"VM '{name}': finishing a removal that did not finish");
-        if (session?.State.Status == VmStatus.Running)
+        if (session?.State.Status.IsLive() == true)
         {
             if (!force)
                 throw new MyHvException(MyHvErrorKind.VmAlreadyRunning, $"VM '{name}' is running. Stop it first, or use Remove-MyVm -Force.", name);
@@ -296,7 +348,7 @@ public sealed class VmManager
         using var session = Open(name, WriterLockWait, context, out var removedByReconcile);
         var removed = new List<string>(removedByReconcile);
         var leftovers = new List<string>();
-        if (session.State.Status != VmStatus.Running)
+        if (!session.State.Status.IsLive())
         {
             var report = ArtifactUndo.UndoAll(session.State.Artifacts.Concat(LeftoverRecords(name)), reconciler.ScopeOf(session), context.Narrate);
             removed.AddRange(report.Removed);

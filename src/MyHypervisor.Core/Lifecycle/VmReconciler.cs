@@ -17,6 +17,12 @@ namespace MyHypervisor.Core.Lifecycle;
 public sealed class VmReconciler(VmStore store)
 {
     private const int ConsoleTailLines = 20;
+
+    /// <summary>
+    /// Asks the live hypervisor of a VM recorded Paused whether its guest is paused (true), running
+    /// (false) or unknown (null: its API did not answer; the record stands).
+    /// </summary>
+    public Func<VmSession, bool?>? PauseProbe { get; init; }
     private MyHvPaths Paths => store.Paths;
 
     /// <summary>The records of this VM may name only what this VM owns.</summary>
@@ -85,6 +91,13 @@ public sealed class VmReconciler(VmStore store)
         if (state.Status is VmStatus.Stopped or VmStatus.Failed) return Array.Empty<string>();
         if (state.Hypervisor is { } process && IsOwnHypervisor(session.Name, process))
         {
+            // Paused is the hypervisor's word, not the record's: ask it (only then, as it costs a QMP call).
+            if (state.Status == VmStatus.Paused)
+            {
+                var paused = PauseProbe?.Invoke(session);
+                if (paused == false) session.Save(state with { Status = VmStatus.Running });
+                return Array.Empty<string>();
+            }
             // Alive, and no command holds the lock: an interrupted stop left 'Stopping' behind.
             if (state.Status != VmStatus.Running) session.Save(state with { Status = VmStatus.Running });
             return Array.Empty<string>();
@@ -125,7 +138,7 @@ public sealed class VmReconciler(VmStore store)
     /// <summary>A running VM whose helper (virtiofsd) died is still running, but the user must hear of it.</summary>
     private static void CheckHelpers(VmSession session)
     {
-        if (session.State.Status != VmStatus.Running) return;
+        if (!session.State.Status.IsLive()) return;
         foreach (var helper in session.State.Artifacts.Where(a => a.Kind == ArtifactKind.Process && a.Step != "hypervisor-launch"))
             if (helper.Process is { } identity && !ProcessLiveness.IsAlive(identity))
                 session.Problems.Add($"{Path.GetFileName(helper.Program)} (pid {identity.Pid}) for {helper.Name ?? helper.Step} is not running");

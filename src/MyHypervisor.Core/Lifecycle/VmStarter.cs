@@ -23,8 +23,9 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
     {
         var definition = session.Definition;
         var name = definition.Name;
-        if (session.State.Status == VmStatus.Running)
-            throw new MyHvException(MyHvErrorKind.VmAlreadyRunning, $"VM '{name}' is already running (pid {session.State.Hypervisor?.Pid}).", name);
+        if (session.State.Status.IsLive())
+            throw new MyHvException(MyHvErrorKind.VmAlreadyRunning,
+                $"VM '{name}' is already {(session.State.Status == VmStatus.Paused ? "running (paused; Resume-MyVm continues it)" : "running")} (pid {session.State.Hypervisor?.Pid}).", name);
 
         var driver = drivers(definition.Hypervisor);
         Progress(context, name, "Checking prerequisites", 2);
@@ -79,6 +80,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 PidFile = Paths.PidFile(name),
                 ChannelSocket = Paths.ChannelSocket(name),
                 AgentSocket = Paths.AgentSocket(name),
+                ConsoleSocket = Paths.ConsoleSocket(name),
                 KernelCommandLine = GuestCommandLine.Build(definition, ready.Image),
                 Accelerator = ready.Accelerator,
                 TapDevice = definition.Network.TapName,

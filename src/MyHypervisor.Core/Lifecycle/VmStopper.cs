@@ -25,10 +25,17 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
     {
         var name = session.Name;
         var state = session.State;
-        if (state.Status != VmStatus.Running || state.Hypervisor is null) return new Outcome(false, null, Array.Empty<string>());
+        if (!state.Status.IsLive() || state.Hypervisor is null) return new Outcome(false, null, Array.Empty<string>());
 
         var driver = drivers(session.Definition.Hypervisor);
         var endpoint = new HypervisorEndpoint(store.Paths.ApiSocket(name));
+        // A paused guest cannot hear the power button: let it run again first, so it can flush and
+        // power off cleanly. -Force quits at once anyway.
+        if (state.Status == VmStatus.Paused && !options.Force)
+        {
+            context.Say($"VM '{name}' is paused; resuming it so that the guest can power off");
+            TryApi(() => driver.Resume(endpoint), context);
+        }
         var process = state.Hypervisor;
         // Transient: if this process dies, the next command finds Stopping, or (after a host crash,
         // as it may not have reached the disk) Running with a dead hypervisor; the reconciler ends

@@ -18,7 +18,7 @@ public sealed class StatsCollector(Configuration.MyHvPaths paths, Func<string, I
     {
         var name = session.Name;
         var process = session.State.Hypervisor;
-        var stat = process is null || session.State.Status != VmStatus.Running ? null : ProcFs.ReadStat(process.Pid);
+        var stat = process is null || !session.State.Status.IsLive() ? null : ProcFs.ReadStat(process.Pid);
         if (process is null || stat is null || !ProcessLiveness.IsAlive(process))
             throw NotRunning(name);
 
@@ -39,7 +39,7 @@ public sealed class StatsCollector(Configuration.MyHvPaths paths, Func<string, I
         return new VmStats
         {
             Name = name,
-            Status = VmStatus.Running,
+            Status = session.State.Status,
             Pid = process.Pid,
             // Rounded: TimeSpan's ticks turn 3.01 s into 3.0099999 otherwise (clock ticks are 1/100 s).
             CpuSeconds = Math.Round(ProcFs.TicksToTime(stat.UserTicks + stat.SystemTicks).TotalSeconds, 3),

@@ -103,6 +103,10 @@ public sealed class VmStore(MyHvPaths paths)
         return File.Exists(file) ? File.ReadAllText(file) : null;
     }
 
+    /// <summary>Replaces the definition atomically (Set-MyVm): readers see the old one or the new, never a mix.</summary>
+    public void WriteDefinition(VmDefinition definition) =>
+        AtomicFile.WriteAllText(paths.DefinitionFile(definition.Name), JsonSerializer.Serialize(definition, Json.Options));
+
     public void WriteState(string name, VmState state, bool durable = true) =>
         AtomicFile.WriteAllText(paths.StateFile(name), JsonSerializer.Serialize(state, Json.Options), durable);
 

@@ -14,7 +14,7 @@ public sealed class VmInfo
         Id = definition.Id;
         Status = state.Status;
         Hypervisor = definition.Hypervisor;
-        Pid = state.Status is VmStatus.Running or VmStatus.Stopping or VmStatus.Starting ? state.Hypervisor?.Pid : null;
+        Pid = state.Status is VmStatus.Running or VmStatus.Paused or VmStatus.Stopping or VmStatus.Starting ? state.Hypervisor?.Pid : null;
         Cpus = definition.Cpus;
         MemoryMiB = definition.MemoryMiB;
         Image = definition.Image;

@@ -8,4 +8,12 @@ public enum VmStatus
     Running,
     Stopping,
     Failed,
+    /// <summary>The hypervisor is alive with the guest's CPUs stopped (Suspend-MyVm); read from QMP, not only the record.</summary>
+    Paused,
+}
+
+public static class VmStatusFacts
+{
+    /// <summary>A hypervisor process belongs to the VM now: running, or paused with its memory kept.</summary>
+    public static bool IsLive(this VmStatus status) => status is VmStatus.Running or VmStatus.Paused;
 }

@@ -35,11 +35,32 @@ public abstract class VmBatchCmdlet : MyHypervisorCmdlet
     /// <summary>Acts on one VM; returns the object -PassThru writes.</summary>
     protected abstract object? Act(string name, OperationContext context);
 
+    /// <summary>VMs reached through a wildcard rather than by name (a cmdlet may skip those not in the state it needs).</summary>
+    protected HashSet<string> MatchedByPattern { get; } = new(StringComparer.Ordinal);
+
     protected override void ProcessRecord()
     {
-        foreach (var name in ResolveNames(Name))
-            if (!confirmed.Contains(name) && ShouldProcess($"VM '{name}'", ActionVerb))
-                confirmed.Add(name);
+        foreach (var pattern in Name)
+            foreach (var name in ResolveNames(new[] { pattern }))
+            {
+                if (WildcardPattern.ContainsWildcardCharacters(pattern)) MatchedByPattern.Add(name);
+                if (!confirmed.Contains(name) && ShouldProcess($"VM '{name}'", ActionVerb))
+                    confirmed.Add(name);
+            }
+    }
+
+    /// <summary>
+    /// Runs an action that needs a live VM: a VM named literally that is not running is a
+    /// VmNotRunning error; one matched by a wildcard is skipped, as Get-MyVmStats does.
+    /// </summary>
+    protected object? ForLiveVm(string name, OperationContext context, Func<object?> action)
+    {
+        try { return action(); }
+        catch (MyHvException e) when (e.Kind == MyHvErrorKind.VmNotRunning && MatchedByPattern.Contains(name))
+        {
+            context.Say($"VM '{name}' is not running; skipped");
+            return null;
+        }
     }
 
     /// <summary>The overall bar's title when several VMs are acted on: "Start-MyVm: 3 VMs".</summary>

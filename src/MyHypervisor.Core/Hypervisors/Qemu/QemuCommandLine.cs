@@ -28,11 +28,15 @@ public static class QemuCommandLine
             "-append", r.KernelCommandLine,
             "-drive", $"file={Escape(r.OverlayDisk)},if=none,id=disk0,format=qcow2,cache=writeback",
             "-device", "virtio-blk-pci,drive=disk0",
-            // append=on: QEMU writes at the end of the file (O_APPEND), so the module can trim the
-            // log under it (see ConsoleLog); QemuDriver empties the log for each new run.
-            "-chardev", $"file,id=console0,path={Escape(r.ConsoleLog)},append=on",
-            "-serial", "chardev:console0",
         };
+        // The console log is opened for appending (append=on, logappend=on: O_APPEND), so the module
+        // can trim it under QEMU (see ConsoleLog); QemuDriver empties the log for each new run.
+        // With a console socket, the socket chardev still logs every byte the guest writes,
+        // whether or not anyone is attached.
+        args.AddRange(r.ConsoleSocket is null
+            ? new[] { "-chardev", $"file,id=serial0,path={Escape(r.ConsoleLog)},append=on", "-serial", "chardev:serial0" }
+            : new[] { "-chardev", $"socket,id=serial0,path={Escape(r.ConsoleSocket)},server=on,wait=off,logfile={Escape(r.ConsoleLog)},logappend=on",
+                      "-serial", "chardev:serial0" });
         if (r.Image.Initrd is not null) args.AddRange(new[] { "-initrd", r.Image.Initrd });
 
         switch (d.Network.Mode)

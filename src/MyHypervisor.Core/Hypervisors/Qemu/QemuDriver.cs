@@ -28,6 +28,8 @@ public sealed class QemuDriver : IHypervisorDriver
         });
         transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = transaction.CurrentStep, Path = request.PidFile });
         transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = transaction.CurrentStep, Path = request.ApiSocket });
+        if (request.ConsoleSocket is not null)
+            transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = transaction.CurrentStep, Path = request.ConsoleSocket });
 
         // With -daemonize the launching process returns once QEMU is initialised and its
         // sockets listen; its exit code and stderr tell whether the launch worked.
@@ -80,6 +82,46 @@ public sealed class QemuDriver : IHypervisorDriver
         // QEMU may close the socket before the reply: it is quitting.
         QmpClient.Call(endpoint.ApiSocket, "quit", TimeSpan.FromSeconds(4), closeAnswers: true);
     }
+
+    public void Pause(HypervisorEndpoint endpoint) => QmpClient.Call(endpoint.ApiSocket, "stop", TimeSpan.FromSeconds(2));
+
+    public void Resume(HypervisorEndpoint endpoint) => QmpClient.Call(endpoint.ApiSocket, "cont", TimeSpan.FromSeconds(2));
+
+    public bool IsPaused(HypervisorEndpoint endpoint)
+    {
+        var status = QmpClient.Call(endpoint.ApiSocket, "query-status", TimeSpan.FromSeconds(2)) as JsonObject;
+        return !(status?["running"]?.GetValue<bool>() ?? false);
+    }
+
+    /// <summary>
+    /// The VM runs with -no-reboot, under which QEMU turns any reset request (QMP's system_reset
+    /// included) into an exit. For this one reset the reboot action is set to 'reset', then back
+    /// to 'shutdown', so a reboot the guest asks for later still ends the process. The firmware
+    /// (SeaBIOS) answers a reset with a hard reboot of its own (a RESET event with guest true),
+    /// so the action goes back only once that has happened, or after <see cref="FirmwareResetWait"/>.
+    /// </summary>
+    public void Reset(HypervisorEndpoint endpoint)
+    {
+        using var client = QmpClient.Connect(endpoint.ApiSocket, TimeSpan.FromSeconds(2));
+        client.Execute("set-action", new { reboot = "reset" });
+        try
+        {
+            client.Execute("system_reset");
+            var deadline = DateTime.UtcNow + FirmwareResetWait;
+            // Each command also collects the events that came before its reply.
+            while (!client.Events.Any(IsGuestReset) && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+                client.Execute("query-status");
+            }
+        }
+        finally { client.Execute("set-action", new { reboot = "shutdown" }); }
+    }
+
+    private static readonly TimeSpan FirmwareResetWait = TimeSpan.FromSeconds(5);
+
+    private static bool IsGuestReset(JsonObject e) =>
+        e["event"]?.GetValue<string>() == "RESET" && (e["data"]?["guest"]?.GetValue<bool>() ?? false);
 
     public DiskCounters ReadDiskCounters(HypervisorEndpoint endpoint)
     {
