@@ -316,7 +316,7 @@ function Invoke-Schedule {
         # One child warm for the next suite (Pester imported), so its start overlaps this work.
         if ($State.Next -lt $State.Plans.Count -and $State.Warm.Count -lt 1) { $State.Warm.Add((New-WarmChild -State $State)); $busy = $true }
         if (Update-RunningSuite -State $State) { $busy = $true }
-        if (-not $busy) { Start-Sleep -Milliseconds 30 }
+        if (-not $busy) { Start-Sleep -Milliseconds 50 }
     }
     $null
 }

@@ -91,8 +91,17 @@ $job = $null
 # 3. The suite, in its runspace. The path goes to Pester escaped: it resolves wildcards.
 $null = $ps.AddScript({
         param($Literal)
+        # The file is dot-sourced exactly as Pester does it (by its provider path, so brackets and
+        # wildcards are literal), inside a container that notices an `exit` during discovery: exit
+        # ends only the dot-sourced file, but it sets $LASTEXITCODE, which starts at a sentinel.
+        $container = New-PesterContainer -Data @{ p = "Microsoft.PowerShell.Core\FileSystem::$Literal" } -ScriptBlock {
+            param($p)
+            $global:LASTEXITCODE = -1073741510
+            . $p
+            $global:MyHvDiscoveryExitCode = $global:LASTEXITCODE
+        }
         $config = New-PesterConfiguration
-        $config.Run.Path = [WildcardPattern]::Escape($Literal)
+        $config.Run.Container = $container
         $config.Run.Exit = $false
         $config.Run.PassThru = $true
         $config.Run.Throw = $false
@@ -101,13 +110,14 @@ $null = $ps.AddScript({
         $config.Output.RenderMode = 'Plaintext'    # the runner prefixes every line
         Invoke-Pester -Configuration $config
     }).AddArgument($suitePath)
-$run = $null; $pesterError = $null
+$run = $null; $pesterError = $null; $discoveryExit = $null
 try {
     $async = $ps.BeginInvoke()
     while (-not $async.AsyncWaitHandle.WaitOne(50)) { Write-HostRecord -Records $ps.Streams.Information.ReadAll() }
     $output = $ps.EndInvoke($async)
     Write-HostRecord -Records $ps.Streams.Information.ReadAll()
     $run = @($output | Where-Object { $_.PSObject.TypeNames -contains 'Pester.Run' -or $null -ne $_.PSObject.Properties['Containers'] }) | Select-Object -Last 1
+    $discoveryExit = $suiteRunspace.SessionStateProxy.GetVariable('MyHvDiscoveryExitCode')
 } catch {
     Write-HostRecord -Records $ps.Streams.Information.ReadAll()
     $pesterError = "$($_.Exception.InnerException ?? $_.Exception)"
@@ -141,7 +151,8 @@ if ($null -ne $run) {
         failedBlocks         = [int] $run.FailedBlocksCount
         failedContainers     = [int] $run.FailedContainersCount
         failedBlockNames     = @($run.FailedBlocks | ForEach-Object { ConvertTo-CleanText -Text "$($_.ExpandedPath): $(@($_.ErrorRecord | ForEach-Object { $_.Exception.Message }) -join '; ')" })
-        failedContainerNames = @($run.FailedContainers | ForEach-Object { ConvertTo-CleanText -Text "$($_.Item): $(@($_.ErrorRecord | ForEach-Object { $_.Exception.Message }) -join '; ')" })
+        failedContainerNames = @($run.FailedContainers | ForEach-Object { ConvertTo-CleanText -Text "$([System.IO.Path]::GetFileName($suitePath)): $(@($_.ErrorRecord | ForEach-Object { $_.Exception.Message }) -join '; ')" })
+        discoveryExitCode    = $(if ($null -ne $discoveryExit -and $discoveryExit -ne -1073741510) { [int] $discoveryExit } else { $null })
         reachedLines         = [int[]] @(@(foreach ($c in @($run.Containers)) { Get-ReachedLine -Block $c }) | Sort-Object -Unique)
     }
 }

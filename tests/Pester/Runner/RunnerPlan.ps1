@@ -272,6 +272,16 @@ function Get-SuitePlan {
     }
     $min = 0
     if (-not $errors) { $min = (Measure-ScriptBlock -ScriptBlock $ast -Context $context).Tests }
+    # An exit that discovery may run (anywhere but in the run-phase blocks): if the child then
+    # sees $LASTEXITCODE change during discovery, discovery ended there.
+    $runPhase = 'It', 'BeforeAll', 'AfterAll', 'BeforeEach', 'AfterEach'
+    $discoveryExit = @($ast.FindAll({ param($n) $n -is [ExitStatementAst] }, $true) | Where-Object {
+            $inRun = $false
+            for ($p = $_.Parent; $p; $p = $p.Parent) {
+                if ($p -is [ScriptBlockExpressionAst] -and $p.Parent -is [CommandAst] -and $p.Parent.GetCommandName() -in $runPhase) { $inRun = $true; break }
+            }
+            -not $inRun
+        } | ForEach-Object { $_.Extent.StartLineNumber })
     $exclusive = [bool] @($tokens | Where-Object { $_.Kind -eq 'Comment' -and $_.Extent.StartColumnNumber -eq 1 -and $_.Text -match $script:ExclusiveMarkerPattern }).Count
     [pscustomobject]@{
         Path           = $SuitePath
@@ -280,6 +290,7 @@ function Get-SuitePlan {
         Truncations    = @($context.Truncations)
         ParseErrors    = @($errors | ForEach-Object { "line $($_.Extent.StartLineNumber): $($_.Message)" })
         Exclusive      = $exclusive
+        DiscoveryExits = $discoveryExit
     }
 }
 

@@ -188,6 +188,7 @@ function Get-RawVerdict {
     # Discovery must reach the end of the file: a truncating statement, or a Describe/Context/It
     # line on every path that Pester never discovered, means it stopped early.
     if ($Plan.Truncations) { return New-Verdict -Status crashed -Reason "its discovery does not reach the end of the file: $($Plan.Truncations -join '; ')" -Run $run -Tests $tests }
+    if ($Plan.DiscoveryExits -and $null -ne $run.discoveryExitCode) { return New-Verdict -Status crashed -Reason "its discovery did not reach the end of the file: an exit (line $($Plan.DiscoveryExits -join ', ')) ended it with code $($run.discoveryExitCode)" -Run $run -Tests $tests }
     $reached = [System.Collections.Generic.HashSet[int]]::new([int[]] @($run.reachedLines))
     $missed = @($Plan.MustReachLines | Where-Object { -not $reached.Contains($_) })
     if ($missed) { return New-Verdict -Status crashed -Reason "its discovery did not reach the end of the file: Describe/Context/It on line(s) $($missed -join ', ') never ran (an exit or return dropped them)" -Run $run -Tests $tests }
