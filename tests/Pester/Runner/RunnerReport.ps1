@@ -43,8 +43,8 @@ function Write-JUnitReport {
     $settings = [System.Xml.XmlWriterSettings]::new()
     $settings.Indent = $true
     $settings.Encoding = [System.Text.UTF8Encoding]::new($false)
-    $sw = [System.IO.StringWriter]::new()
-    $xml = [System.Xml.XmlWriter]::Create($sw, $settings)
+    $buffer = [System.IO.MemoryStream]::new()
+    $xml = [System.Xml.XmlWriter]::Create($buffer, $settings)
     $xml.WriteStartDocument()
     $xml.WriteStartElement('testsuites')
     $xml.WriteAttributeString('name', 'Invoke-TestRun')
@@ -108,7 +108,7 @@ function Write-JUnitReport {
     $xml.WriteEndElement()
     $xml.WriteEndDocument()
     $xml.Flush(); $xml.Dispose()
-    Write-AtomicText -Path (Join-Path $Dir 'junit.xml') -Text ($sw.ToString() + "`n")
+    Write-AtomicText -Path (Join-Path $Dir 'junit.xml') -Text ([System.Text.Encoding]::UTF8.GetString($buffer.ToArray()) + "`n")
 }
 
 function ConvertTo-MarkdownCell {

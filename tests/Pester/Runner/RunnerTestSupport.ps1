@@ -219,3 +219,29 @@ function New-NewlineFixture {
     Set-Content -LiteralPath ([System.IO.Path]::Join($Root, $name)) -Value "Describe 'evil' { It 'fails' { 1 | Should -Be 2 } }"
     $Root
 }
+
+function Assert-SuiteVerdict {
+    <# One suite of a summary.json against its expectation from RunnerScenarios.psd1. #>
+    param([Parameter(Mandatory)] $Suite, [Parameter(Mandatory)] [hashtable] $Expected)
+    $label = if ($Expected.ContainsKey('File')) { $Expected.File } else { $Expected.FileLike }
+    if ($Expected.ContainsKey('StatusIn')) { $Suite.status | Should -BeIn $Expected.StatusIn -Because "${label}: $($Suite.reason)" }
+    else { $Suite.status | Should -Be $Expected.Status -Because "${label}: $($Suite.reason)" }
+    if ($Expected.ContainsKey('Passed')) { $Suite.passed | Should -Be $Expected.Passed -Because "$label passed" }
+    $Suite.failed | Should -Be $Expected.Failed -Because "$label failed"
+    $Suite.skipped | Should -Be $Expected.Skipped -Because "$label skipped"
+    if ($Expected.ContainsKey('SuiteExitCode')) { $Suite.exitCode | Should -Be $Expected.SuiteExitCode -Because "$label exit code" }
+    if ($Expected.ContainsKey('Reason')) { $Suite.reason | Should -BeLike $Expected.Reason }
+    if ($Suite.status -eq 'passed') { $Suite.reason | Should -BeNullOrEmpty } else { $Suite.reason | Should -Not -BeNullOrEmpty }
+}
+
+function Read-JUnitReport {
+    <# junit.xml parsed and validated against junit.xsd (the common JUnit XML schema, as Jenkins and Ant define it); throws on any violation. #>
+    param([Parameter(Mandatory)] [string] $Path)
+    $settings = [System.Xml.XmlReaderSettings]::new()
+    $null = $settings.Schemas.Add($null, (Join-Path $PSScriptRoot 'junit.xsd'))
+    $settings.ValidationType = [System.Xml.ValidationType]::Schema
+    $settings.ValidationFlags = $settings.ValidationFlags -bor [System.Xml.Schema.XmlSchemaValidationFlags]::ReportValidationWarnings
+    $reader = [System.Xml.XmlReader]::Create($Path, $settings)
+    try { $doc = [System.Xml.XmlDocument]::new(); $doc.Load($reader) } finally { $reader.Dispose() }
+    $doc
+}
