@@ -389,11 +389,20 @@ function Invoke-TestRun {
         OutputRoot = $outputRoot; PesterManifest = (Get-PesterManifestPath)
     }
     $interrupted = 'the runner failed'
+    $finished = $false
     try {
         $interrupted = Invoke-Schedule -State $state
+        $finished = $true
     } finally {
-        # Reached on a signal, a runner failure and a pipeline stop alike: nothing may outlive the run.
-        if ($interrupted -or $state.Running.Count -or $state.Warm.Count) { Stop-Run -State $state -Why $(if ($interrupted) { $interrupted } else { 'the runner stopped' }) }
+        # Reached on a signal, a runner failure and a pipeline stop (pwsh's own Ctrl+C) alike:
+        # nothing may outlive the run, and the reports and the final line are written here.
+        $signal = Get-SignalName
+        if ($signal -or $interrupted -or -not $finished -or $state.Running.Count -or $state.Warm.Count) {
+            Stop-Run -State $state -Why $(if ($signal) { $signal } elseif ($interrupted) { $interrupted } else { 'the runner stopped' })
+            $code = Complete-Run -OutputRoot $outputRoot -Verdicts $state.Verdicts -Planned $plans.Count
+            [Console]::Out.Flush()
+            [Environment]::Exit([Math]::Max(1, $code))   # an interrupted run never passes, and nothing follows its final line
+        }
     }
     Complete-Run -OutputRoot $outputRoot -Verdicts $state.Verdicts -Planned $plans.Count
 }
