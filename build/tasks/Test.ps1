@@ -1,5 +1,7 @@
 # Bootstrap, Build, then the Pester runner; the runner's exit code is the task's.
-param([string] $Configuration = 'Release', [string] $TestPath)
+# Suites run in parallel child processes (one per processor by default; -Parallel overrides,
+# host-exclusive suites always run alone).
+param([string] $Configuration = 'Release', [string] $TestPath, [int] $Parallel = [Environment]::ProcessorCount)
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../BuildCommon.ps1')
 
@@ -8,5 +10,5 @@ Invoke-BuildTask Build @{ Configuration = $Configuration }
 
 $path = if ($TestPath) { $TestPath } else { Join-Path $RepoRoot 'tests/Pester' }
 $runner = Join-Path $RepoRoot 'tests/Pester/Invoke-TestRun.ps1'
-& $runner -Path $path -OutputDir (Join-Path $OutRoot 'test-results')
+& $runner -Path $path -OutputDir (Join-Path $OutRoot 'test-results') -Parallel $Parallel
 exit $LASTEXITCODE

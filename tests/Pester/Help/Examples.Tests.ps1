@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 <#
 Runs every ```powershell block of docs/cmdlets/*.md (the cmdlet pages' examples and the module
 page's quick start), one test each, exactly as written, in a fresh MYHV_HOME with the built module

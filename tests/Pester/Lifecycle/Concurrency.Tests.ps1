@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 # Issue 3, acceptance 3: four Start-MyVm on one VM at once, from four separate pwsh processes
 # released together: exactly one starts it, the others fail cleanly (VmAlreadyRunning or VmBusy),
 # one QEMU runs for the VM, and the record agrees. And the per-VM lock: while another holder has

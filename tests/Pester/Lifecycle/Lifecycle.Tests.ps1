@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 # Issue 3, acceptance 1: a real guest on QEMU through its whole life. Create, start with -Wait,
 # Running with a pid, real stats, the readiness line, a graceful stop (the guest powered itself
 # off), Stopped, a restart that finds the data the first boot wrote on the same disk, a forced

@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 # Issue 3, acceptance 4: a table of bad names and bad specs. Each fails New-MyVm with its contract
 # id (InvalidVmName, InvalidVmSpec, ImageNotFound), with a message naming what is wrong, and
 # leaves nothing on disk: in a home that already holds a VM and in a fresh, empty home, the tree

@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 <#
 Issue 5, bridged networking. Every bridged VM runs inside a network namespace this suite creates
 (mhtest-<random>, with lo and a bridge br0 10.77.0.1/24) and deletes: the module runs in a child

@@ -3,6 +3,7 @@
 # exit code, summary.json, per-suite status and counts and its final line are checked.
 # This suite is itself run by the runner, so there are two runners nested: the inner ones nest
 # their MYHV_TEST_ROOTs inside ours and print their suites' lines with their own prefixes.
+# Inner runs use -Parallel 2 (SerialAll: -Parallel 1 over every fixture, compared verdict by verdict).
 
 BeforeDiscovery {
     $scenarios = (Import-PowerShellDataFile -LiteralPath (Join-Path $PSScriptRoot 'RunnerScenarios.psd1')).Scenarios
@@ -22,24 +23,32 @@ BeforeAll {
     $clock = [System.Diagnostics.Stopwatch]::StartNew()
     $script:Runs = Invoke-RunnerScenario -Scenarios $all -FixtureRoot $FixtureRoot -WorkRoot $WorkRoot -RunnerPath $Runner -Throttle 3
     Write-Host ("{0} runner runs took {1:0.0}s" -f $Runs.Count, $clock.Elapsed.TotalSeconds)
+    # Whatever any inner run's suites started, by their environment marker, once every run is over.
+    $script:Survivors = @(Get-SurvivingInnerProcess)
+    function Find-SuiteVerdict([object[]] $Suites, $Expected) {
+        if ($Expected.ContainsKey('FileLike')) { return @($Suites | Where-Object { (Split-Path -Leaf $_.path) -like $Expected.FileLike }) }
+        @($Suites | Where-Object { (Split-Path -Leaf $_.path) -ceq $Expected.File })
+    }
 }
 
 AfterAll {
     if ($script:WorkRoot -and (Test-Path -LiteralPath $script:WorkRoot)) { Remove-Item -LiteralPath $script:WorkRoot -Recurse -Force }
 }
 
-Describe 'Invoke-TestRun over fixture <Name>' -ForEach $scenarios {
+Describe 'Invoke-TestRun over fixture <Name>' -ForEach @($scenarios | Where-Object { -not $_.ContainsKey('Serial') }) {
     BeforeAll {
         $run = $Runs[$Name]
         $suiteExpectations = @($Suites)
+        $FinalLike = Get-Variable -Name FinalLike -ValueOnly -ErrorAction Ignore
     }
 
     It 'exits with <ExitCode> (only ever 0 or 1)' {
         $run.ExitCode | Should -Be $ExitCode
     }
 
-    It 'ends with exactly "<Final>"' {
-        $run.Lines[-1] | Should -BeExactly $Final
+    It 'ends with its own final line, after which nothing is printed' {
+        if ($FinalLike) { $run.Lines[-1] | Should -Match "^$FinalLike$" } else { $run.Lines[-1] | Should -BeExactly $Final }
+        if ($ExitCode -ne 0) { $run.Lines[-1] | Should -Match '^Pester: \d+ passed, [1-9]\d* failed, \d+ skipped$' }
     }
 
     It 'prints ALL TESTS PASSED, right before the last line, only when it exits 0' {
@@ -66,7 +75,7 @@ Describe 'Invoke-TestRun over fixture <Name>' -ForEach $scenarios {
         "Pester: $($summary.passed) passed, $($summary.failed) failed, $($summary.skipped) skipped" | Should -BeExactly $Final
         foreach ($suite in @($summary.suites)) {
             @($suite.PSObject.Properties.Name | Sort-Object) | Should -Be @('exitCode', 'failed', 'passed', 'path', 'reason', 'skipped', 'status')
-            $suite.status | Should -BeIn @('passed', 'failed', 'crashed', 'timedout', 'noresults', 'empty')
+            $suite.status | Should -BeIn @('passed', 'failed', 'crashed', 'timedout', 'noresults', 'empty', 'leaked')
         }
         if (@($summary.suites).Count) {
             ($summary.suites | Measure-Object -Property passed -Sum).Sum | Should -Be $summary.passed
@@ -78,19 +87,39 @@ Describe 'Invoke-TestRun over fixture <Name>' -ForEach $scenarios {
     It 'gives every suite exactly one verdict with the expected status and counts' {
         @($run.Summary.suites) | Should -HaveCount $suiteExpectations.Count
         foreach ($expected in $suiteExpectations) {
-            $found = @($run.Summary.suites | Where-Object { (Split-Path -Leaf $_.path) -eq $expected.File })
+            $found = Find-SuiteVerdict -Suites $run.Summary.suites -Expected $expected
             $found | Should -HaveCount 1 -Because "$($expected.File) must have one verdict"
-            $suite = $found[0]
-            $suite.status | Should -Be $expected.Status -Because "$($expected.File): $($suite.reason)"
-            $suite.passed | Should -Be $expected.Passed -Because "$($expected.File) passed"
-            $suite.failed | Should -Be $expected.Failed -Because "$($expected.File) failed"
-            $suite.skipped | Should -Be $expected.Skipped -Because "$($expected.File) skipped"
-            if ($expected.ContainsKey('SuiteExitCode')) { $suite.exitCode | Should -Be $expected.SuiteExitCode -Because "$($expected.File) exit code" }
-            if ($expected.ContainsKey('Reason')) { $suite.reason | Should -BeLike $expected.Reason }
-            if ($expected.Status -eq 'passed') { $suite.reason | Should -BeNullOrEmpty } else { $suite.reason | Should -Not -BeNullOrEmpty }
+            Assert-SuiteVerdict -Suite $found[0] -Expected $expected
         }
     }
 
+    It 'writes junit.xml that validates against the JUnit schema and agrees with summary.json' {
+        $junit = Join-Path $run.OutputDir 'junit.xml'
+        $junit | Should -Exist
+        $doc = Read-JUnitReport -Path $junit
+        $root = $doc.DocumentElement
+        [int] $root.failures | Should -Be $run.Summary.failed
+        [int] $root.skipped | Should -Be $run.Summary.skipped
+        [int] $root.tests | Should -Be ($run.Summary.passed + $run.Summary.failed + $run.Summary.skipped)
+        @($root.SelectNodes('testsuite')).Count | Should -Be @($run.Summary.suites).Count
+        @($doc.SelectNodes('//testcase[failure]')).Count | Should -Be $run.Summary.failed
+        @($doc.SelectNodes('//testcase[skipped]')).Count | Should -Be $run.Summary.skipped
+        @($doc.SelectNodes('//testcase[not(failure) and not(skipped)]')).Count | Should -Be $run.Summary.passed
+    }
+
+    It 'writes summary.md with one row per suite' {
+        $md = Get-Content -LiteralPath (Join-Path $run.OutputDir 'summary.md')
+        @($md | Where-Object { $_ -match '^\| (passed|failed|crashed|timedout|noresults|empty|leaked) \|' }) | Should -HaveCount @($run.Summary.suites).Count
+        ($md -join "`n") | Should -BeLike "*$($run.Summary.passed) passed, $($run.Summary.failed) failed, $($run.Summary.skipped) skipped*"
+    }
+
+    It 'leaves no process of its suites running (by environment marker)' {
+        $Survivors | Should -BeNullOrEmpty
+    }
+
+    It 'never prints a line that reads as the runner''s own verdict but the last' {
+        @($run.Lines | Select-Object -SkipLast 1 | Where-Object { $_ -match '^Pester: \d+ passed' -and $_ -notmatch '^Pester: 99 passed' }) | Should -HaveCount 0
+    }
 }
 
 Describe 'Invoke-TestRun leaves no process of fixture <Name> running' -ForEach @($scenarios | Where-Object { $_.ContainsKey('PidFile') }) {
@@ -100,6 +129,59 @@ Describe 'Invoke-TestRun leaves no process of fixture <Name> running' -ForEach @
         $pids = @(Get-Content -LiteralPath $pidFile | ForEach-Object { [int] $_ })
         $pids | Should -HaveCount 2
         foreach ($p in $pids) { Test-ProcessGone -ProcessId $p | Should -BeTrue -Because "process $p must be gone" }
+    }
+}
+
+Describe 'Invoke-TestRun keeps the goodbye key out of the suite''s reach' {
+    It 'the hostile suite found no key on the command line, in the environment or in any variable it could reach' {
+        $found = Join-Path $WorkRoot 'ForgedGoodbye/fx/found.txt'
+        $found | Should -Exist
+        @(Get-Content -LiteralPath $found | Where-Object { $_ }) | Should -HaveCount 0
+    }
+}
+
+Describe 'Invoke-TestRun cancelled with <Name>' -ForEach @($scenarios | Where-Object { $_.ContainsKey('Signal') }) {
+    BeforeAll { $run = $Runs[$Name] }
+
+    It 'removed the interrupted suites'' temp roots' -Skip:(-not $env:MYHV_TEST_ROOT) {
+        @(Get-ChildItem -LiteralPath $env:MYHV_TEST_ROOT -Directory -Filter 'mhT-*') | Should -HaveCount 0
+    }
+
+    It 'refused a second run on the same -OutputDir while it ran' -Skip:(-not $LockProbe) {
+        $run.Second | Should -Not -BeNullOrEmpty
+        $run.Second.ExitCode | Should -Be 1
+        $run.Second.Lines[-1] | Should -BeExactly 'Pester: 0 passed, 1 failed, 0 skipped'
+        ($run.Second.Lines -join "`n") | Should -BeLike '*Another test run is using the output folder*'
+    }
+}
+
+Describe 'Invoke-TestRun -Parallel 1 over every fixture at once' {
+    BeforeAll {
+        $serial = $Runs['SerialAll']
+        $expected = @($scenarios | Where-Object { -not $_.ContainsKey('Generate') -and -not $_.ContainsKey('Signal') -and -not $_.ContainsKey('Serial') -and -not ($_.ContainsKey('CI') -and $_.CI) } |
+                ForEach-Object { $_.Suites })
+    }
+
+    It 'fails, with its own final line last' {
+        $serial.ExitCode | Should -Be 1
+        $serial.Lines[-1] | Should -Match '^Pester: \d+ passed, [1-9]\d* failed, \d+ skipped$'
+        @($serial.Lines | Where-Object { $_ -match 'ALL TESTS PASSED' }) | Should -HaveCount 0
+    }
+
+    It 'gives every fixture the same verdict and counts as the -Parallel 2 runs' {
+        @($serial.Summary.suites) | Should -HaveCount $expected.Count
+        foreach ($e in $expected) {
+            $found = Find-SuiteVerdict -Suites $serial.Summary.suites -Expected $e
+            $found | Should -HaveCount 1 -Because "$($e.File) must have one verdict"
+            Assert-SuiteVerdict -Suite $found[0] -Expected $e
+        }
+    }
+
+    It 'writes junit.xml that validates and agrees with summary.json' {
+        $doc = Read-JUnitReport -Path (Join-Path $serial.OutputDir 'junit.xml')
+        [int] $doc.DocumentElement.failures | Should -Be $serial.Summary.failed
+        @($doc.SelectNodes('//testcase[failure]')).Count | Should -Be $serial.Summary.failed
+        @($doc.SelectNodes('//testcase[skipped]')).Count | Should -Be $serial.Summary.skipped
     }
 }
 
@@ -157,9 +239,67 @@ Describe 'a' {
     }
 
     It 'finds suites recursively, sorted, and only *.Tests.ps1' {
-        $found = @(Find-TestSuite -Path (Join-Path $FixtureRoot 'AllPass'))
+        $found = @((Find-TestSuite -Path (Join-Path $FixtureRoot 'AllPass')).Files)
         # Ordinal order of full paths: AllPass/One, AllPass/sub/Two, AllPass/sub/deeper/Three ('T' < 'd').
         $found | ForEach-Object { Split-Path -Leaf $_ } | Should -Be @('One.Tests.ps1', 'Two.Tests.ps1', 'Three.Tests.ps1')
-        @(Find-TestSuite -Path (Join-Path $FixtureRoot 'NoSuites')) | Should -HaveCount 0
+        @((Find-TestSuite -Path (Join-Path $FixtureRoot 'NoSuites')).Files) | Should -HaveCount 0
+    }
+
+    It 'counts It calls in functions the file defines when a block calls them' {
+        $file = New-PlanFile @'
+function Add-Pair { It 'a' { }; It 'b' { } }
+function Add-Nested { Add-Pair; It 'c' { } }
+function Add-Self { Add-Self; It 'recursive' { } }
+Describe 'x' { Add-Nested; Add-Self }
+'@
+        (Get-SuitePlan -SuitePath $file).MinTests | Should -Be 4
+    }
+
+    It 'does not count It calls after a conditional return, and that return is no crash' {
+        $file = New-PlanFile @'
+Describe 'x' {
+    It 'before' { }
+    if ($PSVersionTable.PSVersion.Major -gt 5) { It 'in the if' { }; return }
+    It 'after 1' { }
+    It 'after 2' { }
+}
+Describe 'y' { It 'later block' { } }
+'@
+        $plan = Get-SuitePlan -SuitePath $file
+        $plan.MinTests | Should -Be 2
+        $plan.Truncations | Should -BeNullOrEmpty
+    }
+
+    It 'reports an unconditional exit, return or break with code after it' {
+        foreach ($stmt in 'exit', 'return', 'break') {
+            $plan = Get-SuitePlan -SuitePath (New-PlanFile "Describe 'a' { It 'b' { } }`n$stmt`nDescribe 'c' { It 'd' { } }")
+            $plan.Truncations | Should -HaveCount 1 -Because $stmt
+            $plan.MinTests | Should -Be 1
+        }
+        (Get-SuitePlan -SuitePath (New-PlanFile "Describe 'a' { It 'b' { }; return; It 'c' { } }")).Truncations | Should -HaveCount 1
+        (Get-SuitePlan -SuitePath (New-PlanFile "Describe 'a' { It 'b' { } }`nreturn")).Truncations | Should -BeNullOrEmpty
+    }
+
+    It 'reads the host-exclusive declaration only as a whole-line comment at column 1' {
+        (Get-SuitePlan -SuitePath (New-PlanFile "# Runner: host-exclusive`nDescribe 'a' { It 'b' { } }")).Exclusive | Should -BeTrue
+        (Get-SuitePlan -SuitePath (New-PlanFile "  # Runner: host-exclusive`nDescribe 'a' { It 'b' { } } # Runner: host-exclusive")).Exclusive | Should -BeFalse
+    }
+
+    It 'escapes control characters in names' {
+        ConvertTo-VisibleText -Text "a`nb`rc`td`e[0m`u{2028}" | Should -BeExactly 'a\nb\rc\td\e[0m\u2028'
+    }
+}
+
+Describe 'The project''s own suites' {
+    It 'declare host-exclusive where they create network namespaces, bridges or TAP devices' {
+        . (Join-Path $PSScriptRoot 'RunnerPlan.ps1')
+        $suites = @((Find-TestSuite -Path (Join-Path $RepoRoot 'tests/Pester')).Files)
+        $suites | Should -Not -BeNullOrEmpty
+        foreach ($suite in @($suites | Where-Object { $_ -ne $PSCommandPath })) {   # this file names the patterns
+            $text = Get-Content -LiteralPath $suite -Raw
+            if ($text -match 'ip netns add|New-MyHvNetns|tuntap|-Bridge ') {
+                (Get-SuitePlan -SuitePath $suite).Exclusive | Should -BeTrue -Because "$suite uses host-global network resources"
+            }
+        }
     }
 }

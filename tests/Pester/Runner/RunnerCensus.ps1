@@ -2,7 +2,8 @@
 # of that suite still alive on the host, report it as a leak (the suite fails), then remove it so
 # the next suite and the machine start clean. Dot-sourced by Invoke-TestRun.ps1; not a suite.
 #
-# What belongs to a suite: processes of its process group/session or naming its MYHV_TEST_ROOT,
+# What belongs to a suite: processes carrying its environment marker, of its process group or
+# session, or naming its MYHV_TEST_ROOT (see Find-SuiteProcess),
 # network devices named mh* and network namespaces that were not there before it started,
 # virtiofsd lock files under /run/virtiofsd naming its root, and mounts under its root.
 # Devices and namespaces carry no owner, and this host is shared: another test run may create a
@@ -65,13 +66,16 @@ function Get-NetnsPid {
 
 function Get-OtherTestSession {
     <#
-    Live processes, outside this runner's own ancestry, that look like another test session on this
-    host: their environment names MYHV_TEST_ROOT or MYHV_HOME, or their command line runs Pester,
-    a *.Tests.ps1 file or a test runner. One line each ("pid: command line").
+    Live processes, outside this runner's own ancestry and this run's suites, that look like
+    another test session on this host: their environment names MYHV_TEST_ROOT or MYHV_HOME, or
+    their command line runs Pester, a *.Tests.ps1 file or a test runner. One line each.
     #>
-    $protected = Get-ProtectedPid
-    foreach ($row in Get-ProcessTable) {
+    param([string] $RunId)
+    $table = @(Get-ProcessTable)
+    $protected = Get-ProtectedPid -Table $table
+    foreach ($row in $table) {
         if ($protected.Contains($row.Pid) -or $row.State -eq 'Z') { continue }
+        if ($RunId -and @($row.Markers | Where-Object { $_.StartsWith("$RunId.") })) { continue }
         $environ = try { [System.IO.File]::ReadAllText("/proc/$($row.Pid)/environ") } catch { '' }
         if ($environ -match '(?:^|\x00)MYHV_(?:TEST_ROOT|HOME)=' -or $row.CmdLine -match 'Invoke-Pester|Invoke-TestRun\.ps1|RunnerChild\.ps1|\.Tests\.ps1') {
             "$($row.Pid): $($row.CmdLine)"
@@ -89,21 +93,26 @@ function Invoke-NativeQuiet {
 
 function Invoke-LeakCensus {
     <#
-    Finds what a finished suite left behind and removes it. Returns .Leaks (what was found, one
-    string each), .Problems (what could not be removed; the machine is not clean) and .Notes
+    Finds what a finished suite left behind and removes it. Returns .Processes (leaked processes,
+    "pid: command line"), .Leaks (other things found, one string each), .Problems (what could not be removed; the machine is not clean) and .Notes
     (new devices/namespaces that could be another test run's, left alone).
     #>
     param(
+        [Parameter(Mandatory)] [string] $Token,
         [Parameter(Mandatory)] [int] $LeaderPid,
         [Parameter(Mandatory)] [string] $RootPath,
-        [Parameter(Mandatory)] $Baseline
+        $Baseline,                      # $null when other suites ran alongside: devices cannot be attributed
+        [int[]] $Exclude = @(),
+        [switch] $AdoptUnmarked,
+        [string] $RunId
     )
     $leaks = [System.Collections.Generic.List[string]]::new()
     $problems = [System.Collections.Generic.List[string]]::new()
 
     # 1. Processes first: they may hold TAP fds, mounts and lock files.
-    $stopped = Stop-SuiteProcess -LeaderPid $LeaderPid -RootPath $RootPath
-    foreach ($p in $stopped.Found) { $leaks.Add("process $($p.Pid): $($p.CmdLine)") }
+    $stopped = Stop-SuiteProcess -Token $Token -LeaderPid $LeaderPid -RootPath $RootPath -Exclude $Exclude -AdoptUnmarked:$AdoptUnmarked
+    $processes = [System.Collections.Generic.List[string]]::new()
+    foreach ($p in $stopped.Found) { $processes.Add("$($p.Pid): $($p.CmdLine)") }
     foreach ($p in $stopped.Survivors) { $problems.Add("process $($p.Pid) survived SIGKILL: $($p.CmdLine)") }
 
     # 2. Mounts under the root, deepest first (lazy unmount: nothing may keep the root busy).
@@ -120,6 +129,8 @@ function Invoke-LeakCensus {
 
     # 4. New mh* network devices and new network namespaces that nobody else can be using.
     #    (The suite's own processes are gone by now, so any holder or inhabitant is someone else's.)
+    $notes = [System.Collections.Generic.List[string]]::new()
+    if ($null -eq $Baseline) { return [pscustomobject]@{ Processes = @($processes); Leaks = @($leaks); Problems = @($problems); Notes = @($notes) } }
     $now = Get-HostNetSnapshot
     $unowned = @(
         foreach ($dev in @($now.Devices | Where-Object { $_ -notin $Baseline.Devices })) {
@@ -128,8 +139,7 @@ function Invoke-LeakCensus {
         foreach ($ns in @($now.Namespaces | Where-Object { $_ -notin $Baseline.Namespaces })) {
             if (-not @(Get-NetnsPid -Name $ns)) { [pscustomobject]@{ Kind = 'network namespace'; Name = $ns; Delete = @('netns', 'delete', $ns) } }
         })
-    $notes = [System.Collections.Generic.List[string]]::new()
-    $others = if ($unowned) { @(Get-OtherTestSession) } else { @() }
+    $others = if ($unowned) { @(Get-OtherTestSession -RunId $RunId) } else { @() }
     foreach ($item in $unowned) {
         if ($others) {
             $notes.Add("$($item.Kind) $($item.Name) appeared during this suite, but another test session is running on this host ($($others[0])), so it is not attributed to this suite and left alone")
@@ -138,7 +148,7 @@ function Invoke-LeakCensus {
         $leaks.Add("$($item.Kind) $($item.Name)")
         if (-not (Invoke-NativeQuiet -FilePath $script:IpExe -ArgumentList $item.Delete)) { $problems.Add("cannot delete $($item.Kind) $($item.Name)") }
     }
-    [pscustomobject]@{ Leaks = @($leaks); Problems = @($problems); Notes = @($notes) }
+    [pscustomobject]@{ Processes = @($processes); Leaks = @($leaks); Problems = @($problems); Notes = @($notes) }
 }
 
 function New-SuiteTempRoot {

@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 # Issue 4, acceptance 1 (and deliverable 6, -Verbose): every start fail point with the action
 # 'error', on real QEMU. Start-MyVm fails with VmStartFailed naming the step; afterwards nothing of
 # the attempt exists (process, socket, pid file, TAP device, runtime folder, virtiofsd lock file,

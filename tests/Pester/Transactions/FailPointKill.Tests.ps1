@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 # Issue 4, acceptance 2 (crash recovery): every start fail point with the action 'kill'. Start-MyVm
 # runs in a child pwsh that sends itself SIGKILL right after the step's artifacts exist, so nothing
 # in it cleans up; its journal is all that is left of the plan. The next Get-MyVm of that VM (in

@@ -1,0 +1,149 @@
+# The run's reports: summary.json (the contract's shape), junit.xml (what CI systems read) and
+# summary.md (a Markdown table for a CI step summary, appended to $GITHUB_STEP_SUMMARY when set).
+# Every file is written to a temp name and renamed into place. Dot-sourced; not a suite.
+
+function Write-AtomicText {
+    param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [AllowEmptyString()] [string] $Text)
+    $temp = "$Path.tmp-$PID"
+    [System.IO.File]::WriteAllText($temp, $Text, [System.Text.UTF8Encoding]::new($false))
+    [System.IO.File]::Move($temp, $Path, $true)
+}
+
+function Write-SummaryJson {
+    param([Parameter(Mandatory)] [string] $Dir, [Parameter(Mandatory)] $Totals, [object[]] $Verdicts = @())
+    $summary = [ordered]@{
+        ok      = $Totals.Ok
+        passed  = $Totals.Passed
+        failed  = $Totals.Failed
+        skipped = $Totals.Skipped
+        suites  = @($Verdicts | ForEach-Object {
+                [ordered]@{ path = $_.Path; status = $_.Status; exitCode = $_.ExitCode; passed = $_.Passed; failed = $_.Failed; skipped = $_.Skipped; reason = $_.Reason }
+            })
+    }
+    Write-AtomicText -Path (Join-Path $Dir 'summary.json') -Text (ConvertTo-Json -InputObject $summary -Depth 5)
+}
+
+function ConvertTo-XmlText {
+    <# Text valid in XML 1.0: control characters (not tab/newline) as visible escapes, lone surrogates as U+FFFD. XmlWriter escapes the rest. #>
+    param([AllowNull()] [string] $Text)
+    if ($null -eq $Text) { return '' }
+    $Text = [regex]::Replace($Text, '[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|[\uFFFE\uFFFF]', "`u{FFFD}")
+    [regex]::Replace($Text, '[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]', { param($m) if ($m.Value -eq [string][char]27) { '\e' } else { '\x{0:X2}' -f [int][char]$m.Value } })
+}
+
+function Write-JUnitReport {
+    <#
+    junit.xml in the common JUnit XML shape (testsuites > testsuite > testcase > failure/skipped,
+    counts as tests/failures/errors/skipped attributes): one testsuite per suite, one testcase per
+    test, and for a suite that did not pass for a reason of its own (crashed, timed out, no
+    results, leaked, empty, or failed with no failed test) one failing testcase named after the
+    suite with the reason as its message. Its counts equal summary.json's.
+    #>
+    param([Parameter(Mandatory)] [string] $Dir, [Parameter(Mandatory)] $Totals, [object[]] $Verdicts = @(), [string] $Hostname = [Environment]::MachineName)
+    $settings = [System.Xml.XmlWriterSettings]::new()
+    $settings.Indent = $true
+    $settings.Encoding = [System.Text.UTF8Encoding]::new($false)
+    $buffer = [System.IO.MemoryStream]::new()
+    $xml = [System.Xml.XmlWriter]::Create($buffer, $settings)
+    $xml.WriteStartDocument()
+    $xml.WriteStartElement('testsuites')
+    $xml.WriteAttributeString('name', 'Invoke-TestRun')
+    $xml.WriteAttributeString('tests', [string] ($Totals.Passed + $Totals.Failed + $Totals.Skipped))
+    $xml.WriteAttributeString('failures', [string] $Totals.Failed)
+    $xml.WriteAttributeString('errors', '0')
+    $xml.WriteAttributeString('skipped', [string] $Totals.Skipped)
+    $xml.WriteAttributeString('time', ([double] ($Verdicts | Measure-Object -Property Seconds -Sum).Sum).ToString('0.000', [cultureinfo]::InvariantCulture))
+    $id = 0
+    foreach ($v in $Verdicts) {
+        $suiteName = ConvertTo-XmlText -Text $v.Name
+        $xml.WriteStartElement('testsuite')
+        $xml.WriteAttributeString('name', $suiteName)
+        $xml.WriteAttributeString('tests', [string] ($v.Passed + $v.Failed + $v.Skipped))
+        $xml.WriteAttributeString('failures', [string] $v.Failed)
+        $xml.WriteAttributeString('errors', '0')
+        $xml.WriteAttributeString('skipped', [string] $v.Skipped)
+        $xml.WriteAttributeString('time', ([double] $v.Seconds).ToString('0.000', [cultureinfo]::InvariantCulture))
+        $xml.WriteAttributeString('timestamp', $v.Started.ToString('yyyy-MM-ddTHH:mm:ss', [cultureinfo]::InvariantCulture))
+        $xml.WriteAttributeString('hostname', $Hostname)
+        $xml.WriteAttributeString('id', [string] $id); $id++
+        $xml.WriteAttributeString('package', 'MyHypervisor')
+        $xml.WriteStartElement('properties')
+        $xml.WriteStartElement('property'); $xml.WriteAttributeString('name', 'path'); $xml.WriteAttributeString('value', (ConvertTo-XmlText -Text $v.Path)); $xml.WriteEndElement()
+        $xml.WriteStartElement('property'); $xml.WriteAttributeString('name', 'status'); $xml.WriteAttributeString('value', $v.Status); $xml.WriteEndElement()
+        $xml.WriteEndElement()
+        if ($v.Failed -gt $v.FailedTests) {
+            $xml.WriteStartElement('testcase')
+            $xml.WriteAttributeString('name', $suiteName)
+            $xml.WriteAttributeString('classname', $suiteName)
+            $xml.WriteAttributeString('time', '0')
+            $xml.WriteStartElement('failure')
+            $xml.WriteAttributeString('message', (ConvertTo-XmlText -Text "$($v.Status): $($v.Reason)"))
+            $xml.WriteAttributeString('type', $v.Status)
+            $xml.WriteString((ConvertTo-XmlText -Text $v.Reason))
+            $xml.WriteEndElement()
+            $xml.WriteEndElement()
+        }
+        foreach ($t in @($v.Tests)) {
+            if ($t.result -notin 'Passed', 'Failed', 'Skipped', 'Inconclusive', 'NotRun') { continue }
+            $xml.WriteStartElement('testcase')
+            $xml.WriteAttributeString('name', (ConvertTo-XmlText -Text $t.path))
+            $xml.WriteAttributeString('classname', (ConvertTo-XmlText -Text "$($v.Name).$($t.block)"))
+            $xml.WriteAttributeString('time', ([double] $t.seconds).ToString('0.000', [cultureinfo]::InvariantCulture))
+            if ($t.result -eq 'Failed') {
+                $message = ConvertTo-XmlText -Text $t.message
+                $xml.WriteStartElement('failure')
+                $xml.WriteAttributeString('message', $message)
+                $xml.WriteAttributeString('type', 'failed')
+                $xml.WriteString($message)
+                $xml.WriteEndElement()
+            } elseif ($t.result -ne 'Passed') {
+                $xml.WriteStartElement('skipped')
+                $xml.WriteAttributeString('message', $t.result)
+                $xml.WriteEndElement()
+            }
+            $xml.WriteEndElement()
+        }
+        $xml.WriteEndElement()
+    }
+    $xml.WriteEndElement()
+    $xml.WriteEndDocument()
+    $xml.Flush(); $xml.Dispose()
+    Write-AtomicText -Path (Join-Path $Dir 'junit.xml') -Text ([System.Text.Encoding]::UTF8.GetString($buffer.ToArray()) + "`n")
+}
+
+function ConvertTo-MarkdownCell {
+    param([AllowNull()] [string] $Text)
+    (ConvertTo-VisibleText -Text $Text).Replace('|', '\|').Replace('<', '&lt;')
+}
+
+function Write-MarkdownSummary {
+    <# summary.md: totals and a table in plan order; appended to $env:GITHUB_STEP_SUMMARY when set. #>
+    param([Parameter(Mandatory)] [string] $Dir, [Parameter(Mandatory)] $Totals, [object[]] $Verdicts = @(), [string] $Headline)
+    $sb = [System.Text.StringBuilder]::new()
+    $mark = if ($Totals.Ok) { 'PASSED' } else { 'FAILED' }
+    $null = $sb.AppendLine("## Pester: $mark").AppendLine()
+    if ($Headline) { $null = $sb.AppendLine((ConvertTo-MarkdownCell -Text $Headline)).AppendLine() }
+    $null = $sb.AppendLine("**$($Totals.Passed) passed, $($Totals.Failed) failed, $($Totals.Skipped) skipped** in $(@($Verdicts).Count) suite(s)").AppendLine()
+    if (@($Verdicts).Count) {
+        $null = $sb.AppendLine('| status | suite | passed | failed | skipped | seconds | reason |')
+        $null = $sb.AppendLine('| --- | --- | ---: | ---: | ---: | ---: | --- |')
+        foreach ($v in $Verdicts) {
+            $null = $sb.AppendLine(('| {0} | {1} | {2} | {3} | {4} | {5} | {6} |' -f $v.Status, (ConvertTo-MarkdownCell -Text $v.Name), $v.Passed, $v.Failed, $v.Skipped,
+                    ([double] $v.Seconds).ToString('0.0', [cultureinfo]::InvariantCulture), (ConvertTo-MarkdownCell -Text $v.Reason)))
+        }
+    }
+    $text = $sb.ToString()
+    Write-AtomicText -Path (Join-Path $Dir 'summary.md') -Text $text
+    if ($env:GITHUB_STEP_SUMMARY) {
+        try { [System.IO.File]::AppendAllText($env:GITHUB_STEP_SUMMARY, $text + "`n", [System.Text.UTF8Encoding]::new($false)) }
+        catch { Write-RunnerLine "    note: could not append to GITHUB_STEP_SUMMARY: $($_.Exception.Message)" }
+    }
+}
+
+function Write-RunReport {
+    <# All three reports. A report that cannot be written makes the run fail (.Ok = $false), never passes silently. #>
+    param([Parameter(Mandatory)] [string] $Dir, [Parameter(Mandatory)] $Totals, [object[]] $Verdicts = @(), [string] $Headline)
+    Write-SummaryJson -Dir $Dir -Totals $Totals -Verdicts $Verdicts
+    Write-JUnitReport -Dir $Dir -Totals $Totals -Verdicts $Verdicts
+    Write-MarkdownSummary -Dir $Dir -Totals $Totals -Verdicts $Verdicts -Headline $Headline
+}
