@@ -268,7 +268,8 @@ public sealed class VmManager
     /// Deletes the VM with its disk. A running VM is stopped first only with <paramref name="force"/>.
     /// A VM whose record cannot be used is removed with <paramref name="force"/>, with whatever of
     /// it is found by name (processes, mounts, lock files, runtime folder); a removal that did not
-    /// finish is finished. The lock file is kept: it is never unlinked while held.
+    /// finish is finished. The lock file goes last, released first and unlinked under the folder
+    /// lock, so it is never unlinked while anyone holds it (see <see cref="VmLock"/>).
     /// </summary>
     public void Remove(string name, bool force, OperationContext context)
     {
@@ -310,6 +311,8 @@ public sealed class VmManager
         foreach (var leftover in report.Leftovers)
             context.Warning($"VM '{name}' is removed, but {leftover}.");
         FinishRemoval(name);
+        // Released and unlinked under the folder lock: never unlinked while held (see VmLock).
+        vmLock.ReleaseAndDelete();
         context.Say($"Removed VM '{name}' and its disk");
     }
 
@@ -337,6 +340,7 @@ public sealed class VmManager
             if (!store.IsBeingRemoved(name)) return Repair(name, context);
             var report = ArtifactUndo.UndoAll(LeftoverRecords(name), new RecordScope(Paths, name, tapName: null), context.Narrate);
             FinishRemoval(name);
+            vmLock.ReleaseAndDelete();
             context.Say($"VM '{name}': finished its removal");
             return new RepairResult
             {

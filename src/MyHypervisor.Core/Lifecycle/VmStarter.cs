@@ -179,7 +179,11 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         var report = transaction.Rollback();
         var message = failure is OperationCanceledException ? CancelledMessage(name, step) : $"Starting VM '{name}' failed at step '{step}': {failure.Message}";
         if (report.Leftovers.Count > 0) message += $" Could not remove: {string.Join("; ", report.Leftovers)}. Run Repair-MyVm -Name {name}.";
-        try
+        // A start that failed because the state could not be written leaves the state as it was
+        // (the attempt's own commit, if any, was undone above): it is not overwritten now either.
+        if (failure is MyHvException { Kind: MyHvErrorKind.StateWriteFailed })
+            message += " The recorded state stays as it was.";
+        else try
         {
             session.Save(store.ReadState(name) with
             {

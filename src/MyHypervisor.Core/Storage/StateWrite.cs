@@ -32,6 +32,7 @@ public static class StateWrite
     /// <summary>The OS's reason without .NET's repetition of the path ("No space left on device : '/x'").</summary>
     public static string CauseOf(Exception e)
     {
+        if (e is UnauthorizedAccessException) return "permission denied (or the file is immutable)";
         var message = e.Message;
         var cut = message.IndexOf(" : '", StringComparison.Ordinal);
         if (cut > 0) message = message[..cut];

@@ -129,22 +129,27 @@ public sealed class VmStore(MyHvPaths paths)
         }, name);
         DeleteTree(dir, keep: marker, name);
         StateWrite.Guard(marker, () => File.Delete(marker), name);
-        StateWrite.Guard(dir, () => Directory.Delete(dir), name);
+        if (Mono.Unix.Native.Syscall.rmdir(dir) != 0 && Mono.Unix.Native.Stdlib.GetLastError() is var errno && errno != Mono.Unix.Native.Errno.ENOENT)
+            throw StateWrite.Failed(dir, new IOException(Mono.Unix.Native.Stdlib.strerror(errno)), name);
         lock (ids) ids.Remove(name);
     }
 
+    /// <summary>Deletes what is in <paramref name="dir"/> with unlink/rmdir, so a failure names the OS's exact reason.</summary>
     private static void DeleteTree(string dir, string keep, string name)
     {
         foreach (var entry in new DirectoryInfo(dir).EnumerateFileSystemInfos())
         {
             if (entry.FullName == keep) continue;
             // A link is removed itself, never followed.
-            if (entry is DirectoryInfo sub && sub.LinkTarget is null)
+            var isFolder = entry is DirectoryInfo sub && sub.LinkTarget is null;
+            if (isFolder) DeleteTree(entry.FullName, keep, name);
+            var result = isFolder ? Mono.Unix.Native.Syscall.rmdir(entry.FullName) : Mono.Unix.Native.Syscall.unlink(entry.FullName);
+            if (result != 0)
             {
-                DeleteTree(sub.FullName, keep, name);
-                StateWrite.Guard(sub.FullName, () => sub.Delete(), name);
+                var errno = Mono.Unix.Native.Stdlib.GetLastError();
+                if (errno == Mono.Unix.Native.Errno.ENOENT) continue;
+                throw StateWrite.Failed(entry.FullName, new IOException(Mono.Unix.Native.Stdlib.strerror(errno)), name);
             }
-            else StateWrite.Guard(entry.FullName, () => entry.Delete(), name);
         }
     }
 

@@ -54,7 +54,9 @@ Describe 'Unreadable records' {
         @{ Case = 'an empty definition.json'; File = 'definition.json'; Field = 'corrupt'; Edit = 'definition-raw'; Value = ' ' }
         @{ Case = 'definition.json missing'; File = 'definition.json'; Field = 'missing'; Edit = 'definition-delete' }
     ) {
-        if (-not (Test-Path -LiteralPath $paths.VmDir)) { $null = New-MyVm -Name $victim -Image tiny -MemoryMiB 128 -ErrorAction Stop }
+        # Each case starts from a fresh, readable VM (whatever the case before it left).
+        if (Test-Path -LiteralPath $paths.VmDir) { Remove-Item -LiteralPath $paths.VmDir -Recurse -Force }
+        $null = New-MyVm -Name $victim -Image tiny -MemoryMiB 128 -ErrorAction Stop
         # A leftover of an earlier run: the runtime folder with a stale pid file.
         $null = New-Item -ItemType Directory -Path $paths.RunDir -Force
         Set-Content -LiteralPath $paths.PidFile -Value '999999'
@@ -93,7 +95,8 @@ Describe 'Unreadable records' {
 
     It 'a running VM whose state.json gets "artifacts": null: Failed with the reason, and Remove-MyVm -Force ends its QEMU and removes its runtime folder' {
         Skip-UnlessPrerequisite -Name 'qemu-system-x86_64' -Condition { Get-Command qemu-system-x86_64 -ErrorAction Ignore }
-        if (-not (Test-Path -LiteralPath $paths.VmDir)) { $null = New-MyVm -Name $victim -Image tiny -MemoryMiB 128 -ErrorAction Stop }
+        if (Test-Path -LiteralPath $paths.VmDir) { Remove-Item -LiteralPath $paths.VmDir -Recurse -Force }
+        $null = New-MyVm -Name $victim -Image tiny -MemoryMiB 128 -ErrorAction Stop
         Start-MyVm -Name $victim -ErrorAction Stop
         $qemu = (Get-MyVm -Name $victim).Pid
         Test-TxProcessAlive -ProcessId $qemu | Should -BeTrue

@@ -1,5 +1,6 @@
-# The per-VM lock file is never unlinked (so no waiter can lock an orphaned inode while a newcomer
-# locks a new file), and an orphaned start journal is rolled back only when its recorded owner
+# The per-VM lock file is never unlinked while held or while an attempt to lock it is under way
+# (Remove-MyVm releases it, then unlinks it under the folder lock every attempt takes shared), so no
+# waiter can lock an orphaned inode while a newcomer locks a new file; and an orphaned start journal is rolled back only when its recorded owner
 # process (pid + start time) is gone too: a broken lock never rolls back a live start. A journal
 # marked ended (a rollback that left something behind) may be retried while its owner lives.
 
@@ -47,18 +48,25 @@ AfterAll {
 
 Describe 'The lock file' {
 
-    It 'is never unlinked: New, Get, Repair and Remove keep the same inode, and a new VM of the name reuses it' {
+    It 'is unlinked by Remove-MyVm only after it is released, under the folder lock: while an attempt to lock holds that folder lock, the file stays' {
         $null = New-MyVm -Name $vm -Image tiny -MemoryMiB 128 -ErrorAction Stop
         $lockFile | Should -Exist
         $inode = (Get-TxFileIdentity -Path $lockFile).Inode
-        $null = Get-MyVm -Name $vm
-        $null = Repair-MyVm -Name $vm
-        Remove-MyVm -Name $vm -Confirm:$false -ErrorAction Stop
-        $paths.VmDir | Should -Not -Exist
-        $lockFile | Should -Exist -Because 'the lock file is kept: unlinking a held lock lets two commands hold "the" lock at once'
-        (Get-TxFileIdentity -Path $lockFile).Inode | Should -Be $inode
+        # An attempt to take a VM's lock is under way (it holds the folder lock shared, between its open and its flock).
+        $folderLock = [System.IO.File]::Open((Join-Path $vmHome 'locks/.locks.lock'), 'OpenOrCreate', 'ReadWrite', 'ReadWrite')
+        try {
+            Remove-MyVm -Name $vm -Confirm:$false -ErrorAction Stop
+            $paths.VmDir | Should -Not -Exist
+            $lockFile | Should -Exist -Because 'the lock file is never unlinked while an attempt to lock it may be under way'
+            (Get-TxFileIdentity -Path $lockFile).Inode | Should -Be $inode
+        }
+        finally { $folderLock.Dispose() }
+        # A new VM of that name locks the same file; removed with no attempt under way, the file goes.
         $null = New-MyVm -Name $vm -Image tiny -MemoryMiB 128 -ErrorAction Stop
         (Get-TxFileIdentity -Path $lockFile).Inode | Should -Be $inode
+        Remove-MyVm -Name $vm -Confirm:$false -ErrorAction Stop
+        $lockFile | Should -Not -Exist
+        $null = New-MyVm -Name $vm -Image tiny -MemoryMiB 128 -ErrorAction Stop
     }
 
     It 'while another process holds it, Remove-MyVm waits and fails with VmBusy, and the VM and its lock file stay' {
