@@ -211,7 +211,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
 
     /// <summary>The status reason of a start stopped by the user (Ctrl+C, PowerShell.Stop(), Stop-Job).</summary>
     private static string CancelledMessage(string name, string step) =>
-        $"Starting VM '{name}' failed at step '{step}': cancelled (the command was stopped); the attempt was rolled back.";
+        $"Starting VM '{name}' failed at step '{step}': cancelled (the command was stopped).";
 
 
     private void WaitForGuest(VmSession session, Images.GuestImage image, StartOptions options, OperationContext context)
