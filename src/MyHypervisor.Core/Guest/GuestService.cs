@@ -41,7 +41,9 @@ public sealed class GuestService(VmManager manager)
     {
         try
         {
-            return WithAgent(name, timeout, context, agent => GuestFactsReader.Read(agent, name, context.Cancel));
+            var facts = WithAgent(name, timeout, context, agent => GuestFactsReader.Read(agent, name, context.Cancel));
+            manager.RecordGuestAddresses(name, facts.IPAddress, context);
+            return facts;
         }
         catch (MyHvException e) when (e.Kind == MyHvErrorKind.GuestAgentUnavailable)
         {

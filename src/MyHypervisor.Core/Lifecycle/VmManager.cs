@@ -141,6 +141,13 @@ public sealed class VmManager
         }
     }
 
+    /// <summary>Records the guest's addresses its agent told (Get-MyVmGuest), for Get-MyVm's IPAddress; skipped when the VM is busy.</summary>
+    public void RecordGuestAddresses(string name, string[] addresses, OperationContext context)
+    {
+        using var session = TryOpen(name, ReaderLockWait, context);
+        if (session is not null) Guest.GuestAddressRefresher.Save(session, addresses);
+    }
+
     /// <summary>The VM's definition and its state as reconciled with reality, for work inside the guest (the lock is released on return).</summary>
     public (VmDefinition Definition, VmState State) Inspect(string name, OperationContext context)
     {

@@ -166,6 +166,23 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
     private void PrepareGuestChannel(StartTransaction transaction, string name) =>
         transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = "guest-channel", Path = Paths.ChannelSocket(name) });
 
+    /// <summary>
+    /// The guest is ready: its agent tells the addresses once, for Get-MyVm's IPAddress (a short
+    /// wait; an agent that does not answer yet leaves IPAddress empty, and the start succeeded anyway).
+    /// </summary>
+    private void RecordGuestAddresses(VmSession session, OperationContext context)
+    {
+        try
+        {
+            var addresses = Guest.GuestAddressRefresher.Fetch(Paths, session.Name, TimeSpan.FromSeconds(3), context.Cancel);
+            if (addresses is not null) Guest.GuestAddressRefresher.Save(session, addresses);
+        }
+        catch (Exception e) when (e is Guest.GuestAgentUnavailableException or Guest.GuestAgentCommandException or IOException)
+        {
+            context.Say($"VM '{session.Name}': its guest agent did not tell its addresses yet ({e.Message})");
+        }
+    }
+
     /// <summary>The guest agent's port: its socket is the hypervisor's too, owned by the ledger from here on.</summary>
     private void PrepareGuestAgent(StartTransaction transaction, string name) =>
         transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = "guest-agent", Path = Paths.AgentSocket(name) });
@@ -228,6 +245,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                     95 + (int)Math.Min(4, 4 * elapsed.TotalSeconds / timeout.TotalSeconds)),
                 context.Cancel, image.GuestAgent ? Paths.AgentSocket(name) : null);
             context.Say($"VM '{name}': the guest reported ready through its {source.ToString().ToLowerInvariant()}");
+            if (image.GuestAgent) RecordGuestAddresses(session, context);
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {

@@ -17,9 +17,15 @@ public static class ParallelVmRunner
         Func<string, OperationContext, object?> action, Action<object> write, Action<MyHvException, string> writeError,
         Action<string> writeVerbose)
     {
-        using var queue = new BlockingCollection<Action>();
-        using var gate = new SemaphoreSlim(Math.Max(1, throttle));
-        var context = new OperationContext(m => queue.Add(() => writeVerbose(m)), null, cancel, m => queue.Add(() => cmdlet.WriteWarning(m)));
+        // Not disposed: after Ctrl+C the pipeline stops consuming while cancelled workers finish.
+        var queue = new BlockingCollection<Action>();
+        var gate = new SemaphoreSlim(Math.Max(1, throttle));
+        void Post(Action item)
+        {
+            try { queue.Add(item); }
+            catch (InvalidOperationException) { }   // the pipeline stopped: nobody writes any more
+        }
+        var context = new OperationContext(m => Post(() => writeVerbose(m)), null, cancel, m => Post(() => cmdlet.WriteWarning(m)));
         var tasks = names.Select(name => Task.Run(() =>
         {
             try
@@ -28,15 +34,24 @@ public static class ParallelVmRunner
                 try
                 {
                     var result = action(name, context);
-                    if (result is not null) queue.Add(() => write(result));
+                    if (result is not null) Post(() => write(result));
                 }
                 finally { gate.Release(); }
             }
-            catch (MyHvException e) { queue.Add(() => writeError(e, name)); }
+            catch (MyHvException e) { Post(() => writeError(e, name)); }
             catch (OperationCanceledException) { }
         })).ToArray();
         _ = Task.WhenAll(tasks).ContinueWith(_ => queue.CompleteAdding(), TaskScheduler.Default);
-        foreach (var item in queue.GetConsumingEnumerable()) item();
+        try
+        {
+            foreach (var item in queue.GetConsumingEnumerable()) item();
+        }
+        finally
+        {
+            // Stopped (Ctrl+C): the workers were cancelled, and each kills its guest command; let them.
+            queue.CompleteAdding();
+            Task.WaitAll(tasks.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)).ToArray(), TimeSpan.FromSeconds(30));
+        }
         // A bug in a worker (not a MyHvException) surfaces here instead of being lost.
         var fault = tasks.FirstOrDefault(t => t.IsFaulted)?.Exception?.InnerException;
         if (fault is not null) throw fault;

@@ -38,6 +38,24 @@ Describe 'The guest agent port' {
     }
 }
 
+Describe 'Readiness through the agent' {
+    It 'counts the agent''s guest-ping answer as ready (channel and console left out)' {
+        # GuestReadiness, as Start-MyVm -Wait calls it, given only the agent: no channel socket and
+        # a console log that never says ready. It returns Agent once guest-ping is answered.
+        $socket = Join-Path $testHome "run/$vm/agent.sock"
+        $never = Join-Path $testHome 'no-console.log'
+        $source = [MyHypervisor.Core.Lifecycle.GuestReadiness]::Wait($null, $never, 'never printed', [TimeSpan]::FromSeconds(30),
+            [Func[bool]] { $true }, $null, [Threading.CancellationToken]::None, $socket)
+        $source | Should -Be 'Agent'
+    }
+
+    It 'Start-MyVm -Wait recorded the guest''s addresses from the agent' {
+        $state = Get-Content -Raw -LiteralPath (Join-Path $testHome "vms/$vm/state.json") | ConvertFrom-Json
+        $state.guestAgent | Should -BeTrue
+        $state.guestAddresses.addresses | Should -Contain '10.0.2.15'
+    }
+}
+
 Describe 'Invoke-MyVmCommand' {
     It 'returns stdout, stderr and exit code 0' {
         $r = Invoke-MyVmCommand -Name $vm -FilePath /bin/echo -ArgumentList 'hello', 'two  spaces'
@@ -189,8 +207,23 @@ Describe 'Get-MyVmGuest and Get-MyVm IPAddress' {
         (Get-MyVm -Name $vm).IPAddress | Should -Contain '10.0.2.15'
         $state = Get-Content -Raw -LiteralPath (Join-Path $testHome "vms/$vm/state.json") | ConvertFrom-Json
         $state.guestAddresses.addresses | Should -Contain '10.0.2.15'
+        [DateTimeOffset] $state.guestAddresses.answeredAt | Should -BeGreaterThan ([DateTimeOffset]::UtcNow.AddMinutes(-5))
         # Cached: a second listing does not wait for the agent.
         (Measure-Command { $null = Get-MyVm -Name $vm }).TotalMilliseconds | Should -BeLessThan 400
+    }
+
+    It 'Get-MyVm refreshes a stale address from the agent, within a bounded wait' {
+        $stateFile = Join-Path $testHome "vms/$vm/state.json"
+        $state = Get-Content -Raw -LiteralPath $stateFile | ConvertFrom-Json
+        # Age the cache and plant a wrong address: the next listing must ask the agent again.
+        $state.guestAddresses.checkedAt = [DateTimeOffset]::UtcNow.AddMinutes(-10).ToString('o')
+        $state.guestAddresses.addresses = @('192.0.2.99')
+        [IO.File]::WriteAllText($stateFile, ($state | ConvertTo-Json -Depth 10))
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $ip = (Get-MyVm -Name $vm).IPAddress
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 2
+        $ip | Should -Contain '10.0.2.15'
+        $ip | Should -Not -Contain '192.0.2.99'
     }
 }
 
