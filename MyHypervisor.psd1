@@ -23,6 +23,7 @@
         'Restart-MyVm'
         'Suspend-MyVm'
         'Resume-MyVm'
+        'Copy-MyVm'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -17,4 +17,6 @@ public enum MyHvErrorKind
     ImageNotFound,
     VmStartFailed,
     PrerequisiteMissing,
+    /// <summary>The module could not write its state (disk full, read-only), or a copy failed and was rolled back.</summary>
+    StateWriteFailed,
 }

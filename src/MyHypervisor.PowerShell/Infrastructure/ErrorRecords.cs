@@ -31,6 +31,7 @@ public static class ErrorRecords
         MyHvErrorKind.InvalidVmSpec => ErrorCategory.InvalidArgument,
         MyHvErrorKind.PrerequisiteMissing => ErrorCategory.NotInstalled,
         MyHvErrorKind.VmStartFailed => ErrorCategory.OperationStopped,
+        MyHvErrorKind.StateWriteFailed => ErrorCategory.WriteError,
         _ => ErrorCategory.NotSpecified,
     };
 
