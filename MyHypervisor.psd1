@@ -26,6 +26,7 @@
         'Restart-MyVm'
         'Suspend-MyVm'
         'Resume-MyVm'
+        'Copy-MyVm'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

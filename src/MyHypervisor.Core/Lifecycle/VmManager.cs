@@ -1,4 +1,5 @@
 using MyHypervisor.Core.Changes;
+using MyHypervisor.Core.Cloning;
 using MyHypervisor.Core.Configuration;
 using MyHypervisor.Core.Errors;
 using MyHypervisor.Core.Hypervisors;
@@ -34,6 +35,7 @@ public sealed class VmManager
     private readonly StartPreflight preflight;
     private readonly VmPauser pauser;
     private readonly VmRestarter restarter;
+    private readonly VmCloner cloner;
 
     public VmManager(MyHvPaths paths)
     {
@@ -47,6 +49,7 @@ public sealed class VmManager
         stats = new StatsCollector(paths, DriverFor);
         pauser = new VmPauser(paths, DriverFor);
         restarter = new VmRestarter(paths, starter, stopper, DriverFor);
+        cloner = new VmCloner(store);
     }
 
     public static VmManager FromEnvironment() => new(MyHvPaths.FromEnvironment());
@@ -234,6 +237,18 @@ public sealed class VmManager
         else context.Say($"VM '{name}': nothing to change");
         return new VmInfo(plan.After, session.State, session.Problems, Paths.VmDirectory(name));
     }
+
+    /// <summary>Copies a stopped VM to a new one (Copy-MyVm): a full copy of its disk, or linked to a frozen copy.</summary>
+    public VmInfo Copy(string name, string newName, bool linked, OperationContext context)
+    {
+        cloner.RecoverInterrupted(context);
+        using var session = Open(name, WriterLockWait, context);
+        var definition = cloner.Clone(session, newName, linked, context);
+        return new VmInfo(definition, new VmState(), Array.Empty<string>(), Paths.VmDirectory(newName));
+    }
+
+    /// <summary>Rolls back copies whose process died (a kill mid-copy); Get-MyVm and Repair-MyVm call it first.</summary>
+    public IReadOnlyList<string> RecoverInterruptedOperations(OperationContext context) => cloner.RecoverInterrupted(context);
 
     /// <summary>Stops the guest's CPUs (Suspend-MyVm); a paused VM stays paused.</summary>
     public VmInfo Suspend(string name, OperationContext context)

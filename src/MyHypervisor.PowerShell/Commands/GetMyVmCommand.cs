@@ -15,6 +15,9 @@ public sealed class GetMyVmCommand : MyHypervisorCmdlet
     [ArgumentCompleter(typeof(VmNameCompleter))]
     public string[] Name { get; set; } = { "*" };
 
+    /// <summary>First, copies interrupted by the death of their process are rolled back (Copy-MyVm).</summary>
+    protected override void BeginProcessing() => Manager.RecoverInterruptedOperations(CreateContext());
+
     protected override void ProcessRecord()
     {
         var context = CreateContext();

@@ -27,9 +27,9 @@ AfterAll {
 }
 
 Describe 'The exported cmdlets' {
-    It 'are the sixteen of the module, all binary cmdlets' {
+    It 'are the module''s cmdlets, all binary cmdlets' {
         $module.ExportedCmdlets.Keys | Sort-Object | Should -Be @(
-            'Copy-MyVmFile', 'Get-MyVm', 'Get-MyVmConsole', 'Get-MyVmGuest', 'Get-MyVmStats', 'Invoke-MyVmCommand', 'New-MyVm',
+            'Copy-MyVm', 'Copy-MyVmFile', 'Get-MyVm', 'Get-MyVmConsole', 'Get-MyVmGuest', 'Get-MyVmStats', 'Invoke-MyVmCommand', 'New-MyVm',
             'Remove-MyVm', 'Repair-MyVm', 'Restart-MyVm', 'Resume-MyVm', 'Set-MyVm', 'Start-MyVm', 'Stop-MyVm', 'Suspend-MyVm', 'Test-MyVmHost')
         $module.ExportedFunctions.Count | Should -Be 0
     }
@@ -139,6 +139,10 @@ Describe '-Name of <Name>' -ForEach $nameCmdlets {
                     $null = Get-MyVmStats -Name 'conva' -ErrorVariable literal -ErrorAction SilentlyContinue
                     $null = Get-MyVmStats -Name 'conv*' -ErrorVariable err
                     if (-not $err -and @($literal).Count -eq 1) { 'conva' }
+                }
+                'Copy-MyVm' {
+                    $null = Copy-MyVm -Name 'conv*' -NewName 'convcopy' -ErrorVariable err
+                    if (Get-MyVm -Name 'convcopy' -ErrorAction SilentlyContinue) { 'conva'; Remove-MyVm -Name 'convcopy' -Confirm:$false }
                 }
                 'Set-MyVm' {
                     $null = Set-MyVm -Name 'conv*' -Cpus 2 -ErrorVariable err
