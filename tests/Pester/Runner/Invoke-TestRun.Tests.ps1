@@ -111,6 +111,8 @@ Describe 'Invoke-TestRun over fixture <Name>' -ForEach @($scenarios | Where-Obje
         $md = Get-Content -LiteralPath (Join-Path $run.OutputDir 'summary.md')
         @($md | Where-Object { $_ -match '^\| (passed|failed|crashed|timedout|noresults|empty|leaked) \|' }) | Should -HaveCount @($run.Summary.suites).Count
         ($md -join "`n") | Should -BeLike "*$($run.Summary.passed) passed, $($run.Summary.failed) failed, $($run.Summary.skipped) skipped*"
+        # ... and appends it to the CI step summary named by GITHUB_STEP_SUMMARY.
+        (Get-Content -LiteralPath (Join-Path $WorkRoot "$Name/step-summary.md") -Raw) | Should -BeLike "*$((Get-Content -LiteralPath (Join-Path $run.OutputDir 'summary.md') -Raw).Trim())*"
     }
 
     It 'leaves no process of its suites running (by environment marker)' {
