@@ -203,11 +203,12 @@ function Complete-PlannedSuite {
     param([Parameter(Mandatory)] $State, [Parameter(Mandatory)] $Job, [string] $Interrupted)
     $problems = @()
     try {
+        $sink = $null; if (-not $State.Live) { $sink = $Job.Lines }
         if ($Interrupted) {
-            $stopped = Stop-SuiteProcess -Token $Job.Token -LeaderPid $Job.Process.Id -RootPath $Job.Root -Exclude (Get-OtherPid -State $State -Job $Job)
+            foreach ($pump in $Job.Pumps) { $null = Invoke-StreamPump -Pump $pump -Prefix $Job.Prefix -Sink $sink }
+            $null = Stop-SuiteProcess -Token $Job.Token -LeaderPid $Job.Process.Id -RootPath $Job.Root -Exclude (Get-OtherPid -State $State -Job $Job)
             $verdict = New-Verdict -Status crashed -Reason "runner interrupted ($Interrupted) while it ran; its processes were ended"
         } else {
-            $sink = $null; if (-not $State.Live) { $sink = $Job.Lines }
             foreach ($pump in $Job.Pumps) { $null = Invoke-StreamPump -Pump $pump -Prefix $Job.Prefix -Sink $sink }
             $census = Invoke-LeakCensus -Token $Job.Token -LeaderPid $Job.Process.Id -RootPath $Job.Root -Baseline $(if ($Job.Alone) { $Job.Baseline } else { $null }) `
                 -Exclude (Get-OtherPid -State $State -Job $Job) -AdoptUnmarked:($State.Running.Count -eq 1) -RunId $State.RunId

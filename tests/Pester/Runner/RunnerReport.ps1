@@ -39,7 +39,7 @@ function Write-JUnitReport {
     results, leaked, empty, or failed with no failed test) one failing testcase named after the
     suite with the reason as its message. Its counts equal summary.json's.
     #>
-    param([Parameter(Mandatory)] [string] $Dir, [Parameter(Mandatory)] $Totals, [object[]] $Verdicts = @(), [string] $Hostname = [Environment]::MachineName)
+    param([Parameter(Mandatory)] [string] $Dir, [Parameter(Mandatory)] $Totals, [object[]] $Verdicts = @(), [string] $Headline, [string] $Hostname = [Environment]::MachineName)
     $settings = [System.Xml.XmlWriterSettings]::new()
     $settings.Indent = $true
     $settings.Encoding = [System.Text.UTF8Encoding]::new($false)
@@ -105,6 +105,15 @@ function Write-JUnitReport {
         }
         $xml.WriteEndElement()
     }
+    if (-not @($Verdicts).Count -and $Totals.Failed -gt 0) {
+        # Nothing ran (no suites, bad parameters): the run itself is the failing test case.
+        $xml.WriteStartElement('testsuite')
+        foreach ($a in @(@('name', 'Invoke-TestRun'), @('tests', '1'), @('failures', '1'), @('errors', '0'), @('skipped', '0'), @('time', '0'))) { $xml.WriteAttributeString($a[0], $a[1]) }
+        $xml.WriteStartElement('testcase'); $xml.WriteAttributeString('name', 'Invoke-TestRun'); $xml.WriteAttributeString('classname', 'Invoke-TestRun')
+        $xml.WriteStartElement('failure'); $xml.WriteAttributeString('message', (ConvertTo-XmlText -Text $Headline)); $xml.WriteAttributeString('type', 'norun'); $xml.WriteEndElement()
+        $xml.WriteEndElement()
+        $xml.WriteEndElement()
+    }
     $xml.WriteEndElement()
     $xml.WriteEndDocument()
     $xml.Flush(); $xml.Dispose()
@@ -144,6 +153,6 @@ function Write-RunReport {
     <# All three reports. A report that cannot be written makes the run fail (.Ok = $false), never passes silently. #>
     param([Parameter(Mandatory)] [string] $Dir, [Parameter(Mandatory)] $Totals, [object[]] $Verdicts = @(), [string] $Headline)
     Write-SummaryJson -Dir $Dir -Totals $Totals -Verdicts $Verdicts
-    Write-JUnitReport -Dir $Dir -Totals $Totals -Verdicts $Verdicts
+    Write-JUnitReport -Dir $Dir -Totals $Totals -Verdicts $Verdicts -Headline $Headline
     Write-MarkdownSummary -Dir $Dir -Totals $Totals -Verdicts $Verdicts -Headline $Headline
 }

@@ -90,6 +90,6 @@
             Suites = @(@{ File = 'Hang.Tests.ps1'; Status = 'crashed'; Passed = 0; Failed = 1; Skipped = 0; Reason = 'runner interrupted (SIGTERM)*' }) }
         @{ Name = 'SigInt'; Fixture = 'Hang'; Signal = 'INT'; TimeoutSeconds = 600; PidFile = 'hang.pids'; ExitCode = 1; Final = 'Pester: 0 passed, 1 failed, 0 skipped'
             Suites = @(@{ File = 'Hang.Tests.ps1'; Status = 'crashed'; Passed = 0; Failed = 1; Skipped = 0; Reason = 'runner interrupted (SIGINT)*' }) }
-        @{ Name = 'SerialAll'; Fixture = '.'; Parallel = 1; TimeoutSeconds = 45; ExitCode = 1; Serial = $true }
+        @{ Name = 'SerialAll'; Fixture = '.'; Parallel = 1; TimeoutSeconds = 90; ExitCode = 1; Serial = $true }
     )
 }

@@ -105,7 +105,7 @@ function Invoke-RunnerScenario {
         $run = Start-RunnerRun -RunnerPath $RunnerPath -FixturePath $fixturePath -OutputDir $outDir `
             -SuiteTimeoutSeconds $(if ($scenario.ContainsKey('TimeoutSeconds')) { $scenario.TimeoutSeconds } else { 0 }) `
             -Parallel $(if ($scenario.ContainsKey('Parallel')) { $scenario.Parallel } else { 2 }) `
-            -Environment @{ MYHV_FIXTURE_OUT = $fixtureOut; CI = $ci; MYHV_RUNNER_SUITE = (@($env:MYHV_RUNNER_SUITE, $script:TestMarker) | Where-Object { $_ }) -join ' ' }
+            -Environment @{ MYHV_FIXTURE_OUT = $fixtureOut; CI = $ci; GITHUB_STEP_SUMMARY = (Join-Path $WorkRoot "$($scenario.Name)/step-summary.md"); MYHV_RUNNER_SUITE = (@($env:MYHV_RUNNER_SUITE, $script:TestMarker) | Where-Object { $_ }) -join ' ' }
         if ($scenario.ContainsKey('Signal')) { Send-RunnerSignal -Run $run -Scenario $scenario -FixtureOut $fixtureOut -RunnerPath $RunnerPath -FixturePath $fixturePath -OutputDir $outDir }
         $running.Add([pscustomobject]@{ Name = $scenario.Name; Run = $run })
     }

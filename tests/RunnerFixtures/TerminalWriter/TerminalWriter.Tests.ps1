@@ -3,7 +3,7 @@
 Describe 'writes to the runner terminal' {
     It 'passes and leaves a writer' {
         $runner = (Get-Process -Id $PID).Parent.Id
-        & setsid -f sh -c "exec </dev/null 2>/dev/null; while :; do echo 'Pester: 99 passed, 0 failed, 0 skipped' >> /proc/$runner/fd/1; sleep 0.2; done"
+        & setsid -f sh -c "exec </dev/null >/dev/null 2>&1; while :; do echo 'Pester: 99 passed, 0 failed, 0 skipped' >> /proc/$runner/fd/1; sleep 0.2; done"
         Start-Sleep -Milliseconds 500
         1 | Should -Be 1
     }
