@@ -19,6 +19,9 @@
         'Get-MyVmConsole'
         'Repair-MyVm'
         'Test-MyVmHost'
+        'New-MyVmImage'
+        'Get-MyVmImage'
+        'Remove-MyVmImage'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -10,6 +10,12 @@ $debianPackages = [ordered]@{
     'busybox-static'  = '/bin/busybox'
     'e2fsprogs'       = '/usr/sbin/mkfs.ext4'
     'iproute2'        = '/usr/sbin/ip'
+    # New-MyVmImage (Debian images), the NoCloud seed disk, and SSH into guests in the tests.
+    'mmdebstrap'      = '/usr/bin/mmdebstrap'
+    'dosfstools'      = '/usr/sbin/mkfs.vfat'
+    'mtools'          = '/usr/bin/mcopy'
+    'openssh-client'  = '/usr/bin/ssh'
+    'openssh-server'  = '/usr/sbin/sshd'
 }
 $missing = @($debianPackages.Keys | Where-Object { -not (Test-Path -LiteralPath $debianPackages[$_]) })
 if ($missing) {

@@ -65,6 +65,7 @@ public sealed class VmManager
     public VmDefinition PlanNew(VmSpec spec)
     {
         VmSpecRules.Validate(spec, TapDevices.BridgeExists);
+        var sshPort = FirstBoot.FirstBootPlan.Validate(spec);
         var image = Images.Resolve(spec.Image);
         if (store.Exists(spec.Name))
             throw new MyHvException(MyHvErrorKind.InvalidVmName, $"A VM named '{spec.Name}' already exists.", spec.Name);
@@ -85,7 +86,9 @@ public sealed class VmManager
                 Gateway = spec.Gateway,
                 MacAddress = spec.Network == NetworkMode.None ? null : NetworkInterfaceNames.MacAddress(id),
                 TapName = spec.Network == NetworkMode.Bridge ? NetworkInterfaceNames.TapName(id) : null,
+                SshPort = sshPort,
             },
+            FirstBoot = spec.FirstBoot is { IsEmpty: false } ? spec.FirstBoot : null,
             Volumes = spec.Volumes.Select(v => new VmVolume { Path = Path.GetFullPath(v.Path), Tag = v.Tag, ReadOnly = v.ReadOnly }).ToList(),
             KernelArguments = spec.KernelArguments,
         };
