@@ -65,12 +65,9 @@ internal static class RootFsBuilder
         var started = DateTime.UtcNow;
         while (!process.WaitForExit(500))
         {
-            if (context.Cancel.IsCancellationRequested)
-            {
-                // Ctrl+C: mmdebstrap cleans its namespace up on SIGTERM; SIGKILL after a grace.
-                if (identity is not null) ProcessTerminator.Terminate(identity, TimeSpan.FromSeconds(10));
-                context.Cancel.ThrowIfCancellationRequested();
-            }
+            // Ctrl+C: the rollback ends mmdebstrap and its children by the marker (SIGTERM, then
+            // SIGKILL); the pid alone would not do, as setpriv became perl when it exec'd mmdebstrap.
+            context.Cancel.ThrowIfCancellationRequested();
             string last;
             lock (tail) last = tail.LastOrDefault() ?? "";
             foreach (var (text, p) in Phases)
