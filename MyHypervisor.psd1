@@ -27,6 +27,9 @@
         'Suspend-MyVm'
         'Resume-MyVm'
         'Copy-MyVm'
+        'New-MyVmImage'
+        'Get-MyVmImage'
+        'Remove-MyVmImage'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -12,6 +12,12 @@ $debianPackages = [ordered]@{
     'iproute2'        = '/usr/sbin/ip'
     # Its qemu-ga (with the shared libraries it links) goes into the tiny image's initramfs.
     'qemu-guest-agent' = '/usr/sbin/qemu-ga'
+    # New-MyVmImage (Debian images), the NoCloud seed disk, and SSH into guests in the tests.
+    'mmdebstrap'      = '/usr/bin/mmdebstrap'
+    'dosfstools'      = '/usr/sbin/mkfs.vfat'
+    'mtools'          = '/usr/bin/mcopy'
+    'openssh-client'  = '/usr/bin/ssh'
+    'openssh-server'  = '/usr/sbin/sshd'
 }
 $missing = @($debianPackages.Keys | Where-Object { -not (Test-Path -LiteralPath $debianPackages[$_]) })
 if ($missing) {

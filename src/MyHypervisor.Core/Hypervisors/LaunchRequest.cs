@@ -27,4 +27,6 @@ public sealed record LaunchRequest
     public string? TapDevice { get; init; }
     /// <summary>One vhost-user socket per volume, served by the volume step's virtiofsd.</summary>
     public IReadOnlyList<(string Tag, string Socket)> VolumeSockets { get; init; } = Array.Empty<(string, string)>();
+    /// <summary>The NoCloud seed disk (first-boot settings), attached read-only after the root disk.</summary>
+    public string? SeedDisk { get; init; }
 }

@@ -77,6 +77,7 @@ public sealed class VmManager
         // that comes first: "you may not create TAP devices" is the answer, not "no such bridge".
         Host.PrivilegedFeatures.Check(spec.Name, spec.Network, spec.Volumes);
         VmSpecRules.Validate(spec, TapDevices.BridgeExists);
+        var sshPort = FirstBoot.FirstBootPlan.Validate(spec);
         var image = Images.Resolve(spec.Image);
         if (store.Exists(spec.Name))
             throw new MyHvException(MyHvErrorKind.InvalidVmName, store.ExistsMessage(spec.Name), spec.Name);
@@ -97,7 +98,9 @@ public sealed class VmManager
                 Gateway = spec.Gateway,
                 MacAddress = spec.Network == NetworkMode.None ? null : NetworkInterfaceNames.MacAddress(id),
                 TapName = spec.Network == NetworkMode.Bridge ? NetworkInterfaceNames.TapName(id) : null,
+                SshPort = sshPort,
             },
+            FirstBoot = spec.FirstBoot is { IsEmpty: false } ? spec.FirstBoot : null,
             Volumes = spec.Volumes.Select(v => new VmVolume { Path = Path.GetFullPath(v.Path), Tag = v.Tag, ReadOnly = v.ReadOnly }).ToList(),
             KernelArguments = spec.KernelArguments,
         };

@@ -68,6 +68,9 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 Step(transaction, context, name, "volumes", 40, () => StartVolumes(transaction, definition, context.Cancel));
             Step(transaction, context, name, "guest-channel", 50, () => PrepareGuestChannel(transaction, name));
             Step(transaction, context, name, "guest-agent", 55, () => PrepareGuestAgent(transaction, name));
+            string? seed = null;
+            if (definition.FirstBoot is not null)
+                Step(transaction, context, name, "seed", 55, () => seed = FirstBoot.SeedStep.Create(transaction, definition, Paths.RuntimeDirectory(name)));
 
             var request = new LaunchRequest
             {
@@ -85,6 +88,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 Accelerator = ready.Accelerator,
                 TapDevice = definition.Network.TapName,
                 VolumeSockets = definition.Volumes.Select(v => (v.Tag, Paths.VolumeSocket(name, v.Tag))).ToList(),
+                SeedDisk = seed,
             };
             Step(transaction, context, name, "hypervisor-launch", 65, () => launched = driver.Launch(request, transaction, context.Cancel));
             Step(transaction, context, name, "api-ready", 80, () => driver.WaitUntilRunning(launched!.Endpoint, TimeSpan.FromSeconds(30), context.Cancel));

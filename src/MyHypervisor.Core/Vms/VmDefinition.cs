@@ -15,5 +15,7 @@ public sealed record VmDefinition
     public IReadOnlyList<VmVolume> Volumes { get; init; } = Array.Empty<VmVolume>();
     /// <summary>Extra kernel command line text, appended after the image's own and the module's.</summary>
     public string? KernelArguments { get; init; }
+    /// <summary>Given to the guest at start on a NoCloud seed disk (null: none).</summary>
+    public FirstBoot.FirstBootSettings? FirstBoot { get; init; }
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
 }

@@ -35,7 +35,11 @@ public sealed class VmInfo
         Problems = problems.ToArray();
         CreatedAt = definition.CreatedAt;
         Path = directory;
+        SshCommand = FirstBoot.SshCommand.For(definition);
     }
+
+    /// <summary>How to log in over SSH (the VM was given SSH keys): "ssh -p 2201 root@127.0.0.1", or the bridged address.</summary>
+    public string? SshCommand { get; }
 
     public string Name { get; }
     public Guid Id { get; }

@@ -11,6 +11,8 @@ public sealed record VmNetwork
     public string? MacAddress { get; init; }
     /// <summary>Host TAP device name (bridged): 'mh' + a hash of the VM id, at most 15 characters.</summary>
     public string? TapName { get; init; }
+    /// <summary>User network: host port on 127.0.0.1 forwarded to the guest's SSH port (hostfwd).</summary>
+    public int? SshPort { get; init; }
 
     public override string ToString() => Mode switch
     {

@@ -13,4 +13,8 @@ public sealed record VmSpec
     public string? Gateway { get; init; }
     public IReadOnlyList<VmVolume> Volumes { get; init; } = Array.Empty<VmVolume>();
     public string? KernelArguments { get; init; }
+    /// <summary>Host name, SSH keys and user-data for the NoCloud seed (null: no seed disk).</summary>
+    public FirstBoot.FirstBootSettings? FirstBoot { get; init; }
+    /// <summary>User network: the host port on 127.0.0.1 forwarded to the guest's port 22 (0: pick a free one).</summary>
+    public int? SshPort { get; init; }
 }

@@ -45,17 +45,42 @@ public sealed class NewMyVmCommand : MyHypervisorCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? KernelArguments { get; set; }
 
+    /// <summary>The guest's host name (first-boot seed); default: the VM's name.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? HostName { get; set; }
+
+    /// <summary>OpenSSH public key lines for root (first-boot seed).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string[] SshPublicKey { get; set; } = Array.Empty<string>();
+
+    /// <summary>A file of public keys (such as ~/.ssh/id_ed25519.pub), one per line.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? SshPublicKeyPath { get; set; }
+
+    /// <summary>A script run once as root at first boot; its output is on the console.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? UserData { get; set; }
+
+    /// <summary>User network: the port on 127.0.0.1 forwarded to the guest's SSH (0 or absent with keys: a free one).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public int? SshPort { get; set; }
+
     protected override void ProcessRecord()
     {
         // -Bridge alone means a bridged network; an explicit -Network still wins (and is validated).
         var network = Bridge is not null && !MyInvocation.BoundParameters.ContainsKey(nameof(Network)) ? NetworkMode.Bridge : Network;
-        var spec = new VmSpec
-        {
-            Name = Name, Image = ResolveImagePath(Image), Cpus = Cpus, MemoryMiB = MemoryMiB, Network = network,
-            Bridge = Bridge, Address = IPAddress, Gateway = Gateway, Volumes = Volume, KernelArguments = KernelArguments,
-        };
         try
         {
+            var keys = SshPublicKey.ToList();
+            if (SshPublicKeyPath is not null)
+                keys.AddRange(Core.FirstBoot.FirstBootRules.ReadKeyFile(Name, SessionState.Path.GetUnresolvedProviderPathFromPSPath(SshPublicKeyPath)));
+            var spec = new VmSpec
+            {
+                Name = Name, Image = ResolveImagePath(Image), Cpus = Cpus, MemoryMiB = MemoryMiB, Network = network,
+                Bridge = Bridge, Address = IPAddress, Gateway = Gateway, Volumes = Volume, KernelArguments = KernelArguments,
+                FirstBoot = new Core.FirstBoot.FirstBootSettings { HostName = HostName, SshPublicKeys = keys, UserData = UserData },
+                SshPort = SshPort,
+            };
             var definition = Manager.PlanNew(spec);
             var what = $"{definition.Cpus} CPU, {definition.MemoryMiB} MiB, image '{definition.Image}', network {definition.Network}";
             if (!ShouldProcess($"VM '{Name}' ({what})", "Create")) return;

@@ -38,11 +38,16 @@ public static class QemuCommandLine
             : new[] { "-chardev", $"socket,id=serial0,path={Escape(r.ConsoleSocket)},server=on,wait=off,logfile={Escape(r.ConsoleLog)},logappend=on",
                       "-serial", "chardev:serial0" });
         if (r.Image.Initrd is not null) args.AddRange(new[] { "-initrd", r.Image.Initrd });
+        if (r.SeedDisk is not null)
+            args.AddRange(new[] { "-drive", $"file={Escape(r.SeedDisk)},if=none,id=seed0,format=raw,readonly=on",
+                                  "-device", "virtio-blk-pci,drive=seed0" });
 
         switch (d.Network.Mode)
         {
             case NetworkMode.User:
-                args.AddRange(new[] { "-netdev", "user,id=net0", "-device", $"virtio-net-pci,netdev=net0,mac={d.Network.MacAddress}" });
+                // SSH: a forward on 127.0.0.1 only, never on the host's other addresses.
+                var forward = d.Network.SshPort is { } ssh ? $",hostfwd=tcp:127.0.0.1:{ssh}-:22" : "";
+                args.AddRange(new[] { "-netdev", $"user,id=net0{forward}", "-device", $"virtio-net-pci,netdev=net0,mac={d.Network.MacAddress}" });
                 break;
             case NetworkMode.Bridge:
                 args.AddRange(new[] { "-netdev", $"tap,id=net0,ifname={r.TapDevice},script=no,downscript=no",
