@@ -70,7 +70,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
             Step(transaction, context, name, "guest-agent", 55, () => PrepareGuestAgent(transaction, name));
             string? seed = null;
             if (definition.FirstBoot is not null)
-                Step(transaction, context, name, "seed", 55, () => seed = FirstBoot.SeedStep.Create(transaction, definition, Paths.RuntimeDirectory(name)));
+                Step(transaction, context, name, "seed", 58, () => seed = FirstBoot.SeedStep.Create(transaction, definition, Paths.RuntimeDirectory(name)));
 
             var request = new LaunchRequest
             {
