@@ -71,6 +71,10 @@ public sealed class HostInspector(MyHvPaths paths)
     {
         if (qemu is null || image is null)
             return Missing("Accelerator", "cannot probe without QEMU and the default image", "install QEMU and build the default image first");
+        // The probe caches its answer under MYHV_HOME: never in a home every other command refuses.
+        var wanted = (Environment.GetEnvironmentVariable(AcceleratorSelector.Variable) ?? "auto").Trim().ToLowerInvariant();
+        if ((wanted is "auto" or "") && Configuration.StateHomeGuard.Problem(paths.Home) is { } unsafeHome)
+            return Missing("Accelerator", $"not probed: {unsafeHome}", "fix MYHV_HOME as the detail says, or set MYHV_ACCEL=tcg");
         try
         {
             var (accelerator, reason) = new AcceleratorSelector(paths).Select(qemu, image.Kernel, narrate);
