@@ -2,7 +2,7 @@
 # the contract's error ids, with nothing else changed: every file under MYHV_HOME is byte-identical
 # (same inode, same hash; a running guest's disk and console are compared by inode only, since the
 # guest may write them) and the running VM keeps the same QEMU process. Also: a wildcard matching
-# nothing is no error, and a corrupt state.json is an error for that VM only.
+# nothing is no error, and a corrupt state.json concerns that VM only (listed as Failed, its commands fail).
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
@@ -180,25 +180,30 @@ Describe 'A corrupt state.json (<Kind>)' -ForEach @(
         Remove-MyVm -Name broken -Force -ErrorAction SilentlyContinue
     }
 
-    It 'Get-MyVm still lists the other VMs, with one clear error for that VM' {
+    It 'Get-MyVm still lists the other VMs, and that VM as Failed with a clear reason (no error: one unreadable VM never breaks the listing)' {
         $r = Invoke-MyHvCapture { Get-MyVm }
 
-        @($r.Output | ForEach-Object Name | Sort-Object) | Should -Be @('idle', 'run1')
+        @($r.Output | ForEach-Object Name | Sort-Object) | Should -Be @('broken', 'idle', 'run1')
         ($r.Output | Where-Object Name -EQ 'run1').Status | Should -Be 'Running'
-        $r.Errors.Count | Should -Be 1
-        $r.Errors[0].TargetObject | Should -Be 'broken'
-        $r.Errors[0].FullyQualifiedErrorId | Should -Match '^(VmNotFound|VmNotRunning|VmAlreadyRunning|VmBusy|InvalidVmName|InvalidVmSpec|ImageNotFound|VmStartFailed|PrerequisiteMissing),'
-        $r.Errors[0].Exception.Message | Should -BeLike "*'broken'*"
-        $r.Errors[0].Exception.Message | Should -BeLike '*state.json*'
-        $r.Errors[0].Exception.Message | Should -Match 'corrupt|truncated'
+        $r.Errors.Count | Should -Be 0
+        $bad = $r.Output | Where-Object Name -EQ 'broken'
+        "$($bad.Status)" | Should -Be 'Failed'
+        $bad.StatusReason | Should -BeLike "*'broken'*"
+        $bad.StatusReason | Should -BeLike '*state.json*'
+        $bad.StatusReason | Should -Match 'corrupt|truncated'
     }
 
-    It 'commands on that VM fail with the same clear error and leave the file as it is' {
-        foreach ($command in { Get-MyVm -Name broken }, { Start-MyVm -Name broken }, { Stop-MyVm -Name broken -Force }, { Get-MyVmStats -Name broken }) {
+    It 'commands that act on that VM fail with one clear error and leave the file as it is' {
+        $r = Invoke-MyHvCapture { Get-MyVm -Name broken }
+        $r.Errors.Count | Should -Be 0
+        "$($r.Output.Status)" | Should -Be 'Failed'
+        $r.Output.StatusReason | Should -BeLike '*state.json*'
+        foreach ($command in { Start-MyVm -Name broken }, { Stop-MyVm -Name broken -Force }, { Get-MyVmStats -Name broken }) {
             $r = Invoke-MyHvCapture $command
             $r.Output | Should -BeNullOrEmpty
             $r.Errors.Count | Should -Be 1
             $r.Errors[0].TargetObject | Should -Be 'broken'
+            $r.Errors[0].FullyQualifiedErrorId | Should -Match '^(VmNotFound|VmNotRunning|VmAlreadyRunning|VmBusy|InvalidVmName|InvalidVmSpec|ImageNotFound|VmStartFailed|PrerequisiteMissing),'
             $r.Errors[0].Exception.Message | Should -BeLike '*state.json*'
         }
         (Get-FileHash -LiteralPath $stateFile).Hash | Should -Be $corruptHash
