@@ -23,14 +23,14 @@ AfterAll {
 }
 
 Describe 'The guest agent port' {
-    It 'is a virtio-serial port org.qemu.guest_agent.0 on run/<name>/agent.sock, and the agent answers' {
+    It 'is a virtio-serial port org.qemu.guest_agent.0 on run/NAME/agent.sock, and the agent answers' {
         $qemu = Get-MyVm -Name $vm
         $cmd = [IO.File]::ReadAllText("/proc/$($qemu.Pid)/cmdline").Split([char] 0)
         $socket = Join-Path $testHome "run/$vm/agent.sock"
         $cmd | Should -Contain "socket,id=agent0,path=$socket,server=on,wait=off"
         $cmd | Should -Contain 'virtserialport,bus=vser0.0,chardev=agent0,name=org.qemu.guest_agent.0'
         # Private: its folder is the run's, 0700.
-        (Get-Item -LiteralPath (Split-Path $socket)).UnixFileMode | Should -Be 'UserRead, UserWrite, UserExecute'
+        (Get-Item -LiteralPath (Split-Path $socket)).UnixFileMode | Should -Be ([IO.UnixFileMode] 'UserRead, UserWrite, UserExecute')
         $readyLine | Should -Not -BeNullOrEmpty
         Get-MyVmConsole -Name $vm | Should -Contain 'myhv-guest: ready'
         # The existing readiness channel still works next to the agent.
