@@ -50,7 +50,8 @@ function Wait-MyHvConsoleText {
         $m = [regex]::Match($text, "(?m)$Pattern")
         if ($m.Success) { if ($m.Groups.Count -gt 1) { return $m.Groups[1].Value } else { return $m.Value } }
         if ([DateTime]::UtcNow -ge $deadline) {
-            throw "The console of '$Name' showed no line matching '$Pattern' within $TimeoutSeconds s. It reads after offset ${Offset}:`n$text"
+            throw ("The console of '$Name' showed no line matching '$Pattern' within $TimeoutSeconds s (a tiny image built before its init " +
+                "printed cpus/memtotal and kept a serial shell lacks these: ./build.ps1 -Task Bootstrap rebuilds it). It reads after offset ${Offset}:`n$text")
         }
         Start-Sleep -Milliseconds 200
     }
