@@ -94,6 +94,7 @@ $PSNativeCommandUseErrorActionPreference = $false   # native exit codes are chec
 
 $script:RepoRoot = Split-Path -Parent (Split-Path -Parent $PSScriptRoot)
 $script:ChildScript = Join-Path $PSScriptRoot 'Runner/RunnerChild.ps1'
+$script:NativeLoaded = $false
 $script:PipeDrainSeconds = 3    # after a child exits, how long its pipes may stay open (a leaked holder)
 # The Pester version and its lookup in the NuGet cache have one home, shared with build.ps1.
 . (Join-Path $script:RepoRoot 'build/BuildCommon.ps1')
@@ -302,7 +303,7 @@ function Stop-Run {
 }
 
 function Get-SignalName {
-    if (-not ('MyHvRunnerNative' -as [type])) { return $null }
+    if (-not $script:NativeLoaded) { if (-not ('MyHvRunnerNative' -as [type])) { return $null }; $script:NativeLoaded = $true }
     switch ([MyHvRunnerNative]::Signal) { 0 { $null } 2 { 'SIGINT' } 15 { 'SIGTERM' } 1 { 'SIGHUP' } default { "signal $_" } }
 }
 
@@ -317,7 +318,7 @@ function Invoke-Schedule {
         # One child warm for the next suite (Pester imported), so its start overlaps this work.
         if ($State.Next -lt $State.Plans.Count -and $State.Warm.Count -lt 1) { $State.Warm.Add((New-WarmChild -State $State)); $busy = $true }
         if (Update-RunningSuite -State $State) { $busy = $true }
-        if (-not $busy) { Start-Sleep -Milliseconds 50 }
+        if (-not $busy) { Start-Sleep -Milliseconds 150 }   # polling is the runner's own CPU cost: keep it rare
     }
     $null
 }
