@@ -34,7 +34,12 @@
        process group, working directory at the repository root, a fresh per-suite output folder,
        a fresh short MYHV_TEST_ROOT, and its own environment marker (MYHV_RUNNER_SUITE) that
        every process it starts inherits, however detached. The runner is the child subreaper of
-       everything it starts, so orphans come back to it. Children are started ahead (Pester
+       everything it starts, so orphans come back to it: an adopted orphan whose environment was
+       emptied (env -i) carries no marker and is blamed on the suite that ends next (with
+       -Parallel > 1 that may be a neighbour; the run fails either way). No cgroup is used (this
+       host's cgroup v1 hierarchy is not delegated); marker, subreaper, session and process
+       group cover every way of detaching short of a process that both empties its environment
+       and outlives the runner's census. Children are started ahead (Pester
        already imported) and get their job over stdin, which is then closed.
 
     4. The goodbye: a random key goes to the child over stdin only (never on a command line or
@@ -212,7 +217,7 @@ function Complete-PlannedSuite {
         } else {
             foreach ($pump in $Job.Pumps) { $null = Invoke-StreamPump -Pump $pump -Prefix $Job.Prefix -Sink $sink }
             $census = Invoke-LeakCensus -Token $Job.Token -LeaderPid $Job.Process.Id -RootPath $Job.Root -Baseline $(if ($Job.Alone) { $Job.Baseline } else { $null }) `
-                -Exclude (Get-OtherPid -State $State -Job $Job) -AdoptUnmarked:($State.Running.Count -eq 1) -RunId $State.RunId
+                -Exclude (Get-OtherPid -State $State -Job $Job) -AdoptUnmarked -RunId $State.RunId
             $problems = @($census.Problems)
             foreach ($note in $census.Notes) { $Job.Lines.Add("    note: $note") }
             $wait = [pscustomobject]@{ ExitCode = $(if ($Job.Process.HasExited) { $Job.Process.ExitCode } else { $null }); TimedOut = $Job.TimedOut; Survivors = $Job.Survivors }
