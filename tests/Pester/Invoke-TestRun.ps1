@@ -34,7 +34,12 @@
        process group, working directory at the repository root, a fresh per-suite output folder,
        a fresh short MYHV_TEST_ROOT, and its own environment marker (MYHV_RUNNER_SUITE) that
        every process it starts inherits, however detached. The runner is the child subreaper of
-       everything it starts, so orphans come back to it. Children are started ahead (Pester
+       everything it starts, so orphans come back to it: an adopted orphan whose environment was
+       emptied (env -i) carries no marker and is blamed on the suite that ends next (with
+       -Parallel > 1 that may be a neighbour; the run fails either way). No cgroup is used (this
+       host's cgroup v1 hierarchy is not delegated); marker, subreaper, session and process
+       group cover every way of detaching short of a process that both empties its environment
+       and outlives the runner's census. Children are started ahead (Pester
        already imported) and get their job over stdin, which is then closed.
 
     4. The goodbye: a random key goes to the child over stdin only (never on a command line or
@@ -94,6 +99,7 @@ $PSNativeCommandUseErrorActionPreference = $false   # native exit codes are chec
 
 $script:RepoRoot = Split-Path -Parent (Split-Path -Parent $PSScriptRoot)
 $script:ChildScript = Join-Path $PSScriptRoot 'Runner/RunnerChild.ps1'
+$script:NativeLoaded = $false
 $script:PipeDrainSeconds = 3    # after a child exits, how long its pipes may stay open (a leaked holder)
 # The Pester version and its lookup in the NuGet cache have one home, shared with build.ps1.
 . (Join-Path $script:RepoRoot 'build/BuildCommon.ps1')
@@ -211,7 +217,7 @@ function Complete-PlannedSuite {
         } else {
             foreach ($pump in $Job.Pumps) { $null = Invoke-StreamPump -Pump $pump -Prefix $Job.Prefix -Sink $sink }
             $census = Invoke-LeakCensus -Token $Job.Token -LeaderPid $Job.Process.Id -RootPath $Job.Root -Baseline $(if ($Job.Alone) { $Job.Baseline } else { $null }) `
-                -Exclude (Get-OtherPid -State $State -Job $Job) -AdoptUnmarked:($State.Running.Count -eq 1) -RunId $State.RunId
+                -Exclude (Get-OtherPid -State $State -Job $Job) -AdoptUnmarked -RunId $State.RunId
             $problems = @($census.Problems)
             foreach ($note in $census.Notes) { $Job.Lines.Add("    note: $note") }
             $wait = [pscustomobject]@{ ExitCode = $(if ($Job.Process.HasExited) { $Job.Process.ExitCode } else { $null }); TimedOut = $Job.TimedOut; Survivors = $Job.Survivors }
@@ -302,7 +308,7 @@ function Stop-Run {
 }
 
 function Get-SignalName {
-    if (-not ('MyHvRunnerNative' -as [type])) { return $null }
+    if (-not $script:NativeLoaded) { if (-not ('MyHvRunnerNative' -as [type])) { return $null }; $script:NativeLoaded = $true }
     switch ([MyHvRunnerNative]::Signal) { 0 { $null } 2 { 'SIGINT' } 15 { 'SIGTERM' } 1 { 'SIGHUP' } default { "signal $_" } }
 }
 
@@ -317,7 +323,7 @@ function Invoke-Schedule {
         # One child warm for the next suite (Pester imported), so its start overlaps this work.
         if ($State.Next -lt $State.Plans.Count -and $State.Warm.Count -lt 1) { $State.Warm.Add((New-WarmChild -State $State)); $busy = $true }
         if (Update-RunningSuite -State $State) { $busy = $true }
-        if (-not $busy) { Start-Sleep -Milliseconds 50 }
+        if (-not $busy) { Start-Sleep -Milliseconds 150 }   # polling is the runner's own CPU cost: keep it rare
     }
     $null
 }
