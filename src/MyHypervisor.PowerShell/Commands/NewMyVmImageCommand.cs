@@ -14,7 +14,8 @@ namespace MyHypervisor.PowerShell.Commands;
 [OutputType(typeof(ImageInfo))]
 public sealed class NewMyVmImageCommand : MyHypervisorCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    // By value too: 'a', 'b' | New-MyVmImage, as with New-MyVm.
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     public string Name { get; set; } = string.Empty;
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -46,7 +47,8 @@ public sealed class NewMyVmImageCommand : MyHypervisorCmdlet
         }
         catch (MyHvException e)
         {
-            WriteVmError(e, Name);
+            // The invocation's own recipe is wrong or cannot be built: nothing was kept.
+            ThrowVmError(e, Name);
         }
         catch (OperationCanceledException)
         {

@@ -29,8 +29,9 @@ AfterAll {
 Describe 'The exported cmdlets' {
     It 'are the module''s cmdlets, all binary cmdlets' {
         $module.ExportedCmdlets.Keys | Sort-Object | Should -Be @(
-            'Copy-MyVm', 'Copy-MyVmFile', 'Get-MyVm', 'Get-MyVmConsole', 'Get-MyVmGuest', 'Get-MyVmStats', 'Invoke-MyVmCommand', 'New-MyVm',
-            'Remove-MyVm', 'Repair-MyVm', 'Restart-MyVm', 'Resume-MyVm', 'Set-MyVm', 'Start-MyVm', 'Stop-MyVm', 'Suspend-MyVm', 'Test-MyVmHost')
+            'Copy-MyVm', 'Copy-MyVmFile', 'Get-MyVm', 'Get-MyVmConsole', 'Get-MyVmGuest', 'Get-MyVmImage', 'Get-MyVmStats', 'Invoke-MyVmCommand',
+            'New-MyVm', 'New-MyVmImage', 'Remove-MyVm', 'Remove-MyVmImage', 'Repair-MyVm', 'Restart-MyVm', 'Resume-MyVm', 'Set-MyVm', 'Start-MyVm',
+            'Stop-MyVm', 'Suspend-MyVm', 'Test-MyVmHost')
         $module.ExportedFunctions.Count | Should -Be 0
     }
 }
@@ -95,6 +96,40 @@ Describe '-Name of <Name>' -ForEach $nameCmdlets {
         if ($Name -eq 'New-MyVm') {
             $declared | Should -BeFalse -Because 'a new name is a literal'
             ({ New-MyVm -Name 'conv*' } | Should -Throw -PassThru).FullyQualifiedErrorId | Should -BeLike 'InvalidVmName,*'
+            return
+        }
+        if ($Name -eq 'New-MyVmImage') {
+            $declared | Should -BeFalse -Because 'a new name is a literal'
+            ({ New-MyVmImage -Name 'conv*' -WhatIf } | Should -Throw -PassThru).FullyQualifiedErrorId | Should -BeLike 'InvalidVmName,*'
+            return
+        }
+        if ($Name -in 'Get-MyVmImage', 'Remove-MyVmImage') {
+            # Image names are patterns over the images found: an image 'conva' in a private search folder.
+            $declared | Should -BeTrue
+            $parameter.ParameterType | Should -Be ([string[]])
+            $images = Join-Path $script:vmHome 'conv-images'
+            $null = New-Item -ItemType Directory -Path (Join-Path $images 'conva') -Force
+            Set-Content -LiteralPath (Join-Path $images 'conva/image.json') -Value '{ "Name": "conva", "Kernel": "k", "Disk": "d" }'
+            Set-Content -LiteralPath (Join-Path $images 'conva/k'), (Join-Path $images 'conva/d') -Value ''
+            $savedPath = $env:MYHV_IMAGE_PATH
+            $env:MYHV_IMAGE_PATH = $images
+            try {
+                $err = $null
+                $reached = if ($Name -eq 'Get-MyVmImage') { Get-MyVmImage -Name 'conv?' -ErrorVariable err | ForEach-Object Name }
+                else {
+                    Remove-MyVmImage -Name 'conv*' -Confirm:$false -ErrorVariable err
+                    if (-not (Test-Path -LiteralPath (Join-Path $images 'conva'))) { 'conva' }
+                }
+                $err | Should -BeNullOrEmpty
+                @($reached) | Should -Be @('conva')
+                $err = $null
+                $null = & $Name -Name 'zz*' -ErrorVariable err -ErrorAction SilentlyContinue
+                $err | Should -BeNullOrEmpty
+                $null = & $Name -Name 'zz' -ErrorVariable err -ErrorAction SilentlyContinue
+                @($err).Count | Should -Be 1
+                $err[0].FullyQualifiedErrorId | Should -BeLike 'ImageNotFound,*'
+            }
+            finally { $env:MYHV_IMAGE_PATH = $savedPath; Remove-Item -LiteralPath $images -Recurse -Force }
             return
         }
         $declared | Should -BeTrue

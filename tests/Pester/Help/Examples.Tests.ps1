@@ -58,6 +58,11 @@ Describe 'Example <File>:<Line> "<Title>"' -ForEach $examples {
         if ($Code -match '\bStart-MyVm\b' -and $Code -match '-Volume\b') {
             Skip-UnlessPrerequisite -Name 'virtiofsd' -Condition { $script:hostChecks['Virtiofsd'] }
         }
+        if ($Code -match '\bNew-MyVmImage\b' -and $Code -notmatch '-WhatIf\b') {
+            # Quick when the recipe's image exists (cached by hash); the first build takes minutes.
+            Skip-UnlessPrerequisite -Name 'root and mmdebstrap (to build a Debian image)' -Condition {
+                (& id -u) -eq '0' -and (Get-Command mmdebstrap -CommandType Application -ErrorAction Ignore) }
+        }
         if ($Code -match '\bip link add\b') {
             Skip-UnlessPrerequisite -Name 'root (to create a bridge)' -Condition { (& id -u) -eq '0' }
         }

@@ -1,6 +1,8 @@
 <#
 New-MyVm's first-boot and SSH settings are checked before anything is created (InvalidVmSpec),
-and what passes is kept in the definition. No VM boots here.
+and what passes is kept in the definition; the NoCloud seed disk a start makes holds them (read
+with mtools from the host, on the tiny image, which needs no boot to be ready for this), and a
+start that fails at start.seed leaves no seed behind.
 #>
 
 BeforeAll {
@@ -50,5 +52,44 @@ Describe 'First-boot settings validation' {
         $fixed = New-MyVm -Name 'fb-port' -SshPublicKey $script:key -SshPort 40222
         $fixed.SshCommand | Should -Be 'ssh -p 40222 root@127.0.0.1'
         (New-MyVm -Name 'fb-none').SshCommand | Should -BeNullOrEmpty
+    }
+
+    It 'writes the NoCloud seed (CIDATA: meta-data and user-data) as a run artifact of the start' {
+        Skip-UnlessPrerequisite -Name 'qemu-system-x86_64, dosfstools, mtools' -Condition {
+            (Get-Command qemu-system-x86_64, mkfs.vfat, mtype -CommandType Application -ErrorAction Ignore | Select-Object -Unique Name).Count -eq 3 }
+        $env:MYHV_ACCEL = 'tcg'
+        $vm = New-MyVm -Name 'fb-seed' -Network None -HostName 'seed-host' -SshPublicKey $script:key -UserData 'echo seeded'
+        Start-MyVm -Name 'fb-seed'
+        try {
+            $seed = Join-Path $env:MYHV_HOME 'run/fb-seed/seed.img'
+            Test-Path -LiteralPath $seed | Should -BeTrue
+            (Get-Item -LiteralPath $seed).UnixFileMode | Should -Be ([System.IO.UnixFileMode]'UserRead, UserWrite')
+            $env:MTOOLS_SKIP_CHECK = '1'
+            (& mlabel -i $seed -s '::' | Out-String) | Should -Match 'CIDATA'
+            $meta = @(& mtype -i $seed '::meta-data')
+            $meta | Should -Contain "instance-id: iid-$($vm.Id.ToString('N'))"
+            $meta | Should -Contain 'local-hostname: seed-host'
+            $meta | Should -Contain "  - '$($script:key)'"
+            (@(& mtype -i $seed '::user-data') -join "`n") | Should -Be "#!/bin/sh`necho seeded"
+        } finally {
+            $env:MTOOLS_SKIP_CHECK = $null
+            Stop-MyVm -Name 'fb-seed' -Force
+        }
+        Test-Path -LiteralPath (Join-Path $env:MYHV_HOME 'run/fb-seed/seed.img') | Should -BeFalse
+    }
+
+    It 'rolls a start back at fail point start.seed=error, leaving no seed' {
+        Skip-UnlessPrerequisite -Name 'qemu-system-x86_64, dosfstools, mtools' -Condition {
+            (Get-Command qemu-system-x86_64, mkfs.vfat, mtype -CommandType Application -ErrorAction Ignore | Select-Object -Unique Name).Count -eq 3 }
+        $null = New-MyVm -Name 'fb-fail' -Network None -HostName 'fail-host'
+        $env:MYHV_FAILPOINTS = 'start.seed=error'
+        $err = $null
+        try { Start-MyVm -Name 'fb-fail' -ErrorAction Stop } catch { $err = $_ } finally { $env:MYHV_FAILPOINTS = $null }
+        $err.FullyQualifiedErrorId | Should -BeLike 'VmStartFailed,*'
+        $err.Exception.Message | Should -Match 'seed'
+        Test-Path -LiteralPath (Join-Path $env:MYHV_HOME 'run/fb-fail') | Should -BeFalse
+        $vm = Get-MyVm -Name 'fb-fail'
+        $vm.Status | Should -Be 'Failed'
+        $vm.StatusReason | Should -Match "step 'seed'"
     }
 }
