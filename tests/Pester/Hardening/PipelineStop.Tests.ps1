@@ -158,7 +158,7 @@ Describe 'Pipeline stop during Start-MyVm (a VM with a volume and a bridge)' {
         $script:results | Should -Not -BeNullOrEmpty -Because "the scenario ran to the end in the namespace:`n$script:childOutput"
     }
 
-    It 'a stop right after <Moment> leaves the VM <Expect>, with nothing of the attempt left, before the cmdlet returns' -ForEach $script:moments {
+    It 'a stop right after <Moment> leaves a consistent <Expect> VM, and nothing of a failed attempt, before the cmdlet returns' -ForEach $script:moments {
         $r = $script:results.$Moment
         $r.Fired | Should -BeTrue -Because "the start reached the moment '$Moment'"
         $r.Stopped | Should -BeTrue -Because 'the pipeline ended as stopped'
