@@ -142,7 +142,10 @@ public static class VirtiofsdLauncher
         var exitedEarly = false;
         while (DateTime.UtcNow < deadline)
         {
-            cancel.ThrowIfCancellationRequested();
+            // A stop (Ctrl+C) is honoured only once the daemon is identified: until its exec the
+            // pid is still start-stop-daemon, which neither the record's pid nor its program finds,
+            // so a rollback then would miss the virtiofsd it becomes a moment later.
+            if (identity is not null && cancel.IsCancellationRequested) break;
             if (identity is null && ReadPidFile(pidFile) is int pid)
             {
                 identity = IdentifyDaemon(pid, program, marker);
@@ -152,6 +155,7 @@ public static class VirtiofsdLauncher
             Thread.Sleep(10);
         }
         if (identity is not null) transaction.Update(record with { Process = identity });
+        cancel.ThrowIfCancellationRequested();
         if (exitedEarly || (identity is not null && !ProcessLiveness.IsAlive(identity)))
             throw new InvalidOperationException($"virtiofsd for volume '{volume.Tag}' exited before it opened its socket{LogTail(log)}");
         if (identity is null)
