@@ -61,19 +61,23 @@ public static class GuestCommandRunner
         return reply?["pid"]?.GetValue<int>() ?? throw new GuestAgentUnavailableException("its guest agent answered guest-exec without a pid");
     }
 
-    /// <summary>Polls guest-exec-status (quickly at first: most commands are short) until exited or the deadline.</summary>
+    /// <summary>
+    /// Polls guest-exec-status until exited or the deadline: back to back at first (each round trip
+    /// already takes milliseconds; most commands are short, and a doubling backoff overshoots their
+    /// end), then with a pause growing 2 ms a round up to 50 ms for long commands.
+    /// </summary>
     public static JsonObject WaitForExit(GuestAgentConnection agent, int pid, DateTime deadline, CancellationToken cancel)
     {
-        var delay = 2;
+        var delay = -8;
         while (true)
         {
             var status = agent.Execute("guest-exec-status", new JsonObject { ["pid"] = pid }, RequestTimeout, cancel) as JsonObject
                 ?? throw new GuestAgentUnavailableException("its guest agent answered guest-exec-status with no status");
             if (status["exited"]?.GetValue<bool>() == true || DateTime.UtcNow >= deadline) return status;
             var left = deadline - DateTime.UtcNow;
-            cancel.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(Math.Min(delay, Math.Max(1, left.TotalMilliseconds))));
+            if (delay > 0) cancel.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(Math.Min(delay, Math.Max(1, left.TotalMilliseconds))));
             cancel.ThrowIfCancellationRequested();
-            delay = Math.Min(delay * 2, 100);
+            delay = Math.Min(delay + 2, 50);
         }
     }
 

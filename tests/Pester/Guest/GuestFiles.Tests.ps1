@@ -21,7 +21,7 @@ BeforeAll {
     [Random]::new(20).NextBytes($bytes)
     [IO.File]::WriteAllBytes($big, $bytes)
     $script:bigHash = (Get-FileHash -LiteralPath $big -Algorithm SHA256).Hash.ToLowerInvariant()
-    # Smaller, for the tests that are not about size (the agent takes about 0.7 MiB/s into a TCG guest).
+    # Smaller, for the tests that are not about size (the agent moves 0.5-2.3 MiB/s into a TCG guest here).
     $script:mid = Join-Path $work 'mid.bin'
     [IO.File]::WriteAllBytes($mid, $bytes[0..(3MB - 1)])
 
