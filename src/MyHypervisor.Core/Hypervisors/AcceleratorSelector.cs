@@ -64,7 +64,7 @@ public sealed class AcceleratorSelector(MyHvPaths paths)
         if (!Host.Privileges.CanReadWrite("/dev/kvm")) return ("tcg", $"user '{Host.Privileges.UserName}' has no access to /dev/kvm");
         if (TryReadCache(CacheFile) is { } cached) return (cached.Accelerator, cached.Reason);
 
-        using var probeLock = VmLock.TryAcquire(LockFile, LockWait, cancel);
+        using var probeLock = VmLock.TryAcquire(LockFile, LockWait, cancel, removable: false);
         if (probeLock is null)
         {
             narrate?.Invoke($"Another process has been probing KVM for over {LockWait.TotalSeconds:0} s ({LockFile}); using TCG for this start");

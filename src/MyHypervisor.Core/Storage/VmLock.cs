@@ -38,7 +38,11 @@ public sealed class VmLock : IDisposable
     }
 
     /// <summary>Returns null when the lock is still held by someone else after <paramref name="wait"/>.</summary>
-    public static VmLock? TryAcquire(string lockFile, TimeSpan wait, CancellationToken cancel = default)
+    /// <param name="removable">
+    /// False for a lock file that is never unlinked (the accelerator probe's): no folder lock is
+    /// needed to guard it, so none is made beside it.
+    /// </param>
+    public static VmLock? TryAcquire(string lockFile, TimeSpan wait, CancellationToken cancel = default, bool removable = true)
     {
         var folder = Path.GetDirectoryName(lockFile)!;
         Configuration.MyHvPaths.EnsurePrivateDirectory(Path.GetDirectoryName(folder)!);
@@ -46,7 +50,7 @@ public sealed class VmLock : IDisposable
         var deadline = DateTime.UtcNow + wait;
         while (true)
         {
-            var (folderLock, folderLocked) = TryFolderLock(folder, exclusive: false);
+            var (folderLock, folderLocked) = removable ? TryFolderLock(folder, exclusive: false) : (null, true);
             if (folderLocked)
             {
                 try
