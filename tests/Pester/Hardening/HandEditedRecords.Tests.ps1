@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 # Records are validated before they are acted on. A hand-edited state.json or start.journal is a plan
 # to delete, unmount or signal things: each record below points outside the VM's reach, and each is
 # reported (a Problems entry on Get-MyVm, a "refused" leftover on Repair-MyVm and Remove-MyVm) and

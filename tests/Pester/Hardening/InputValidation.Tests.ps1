@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 <#
 Names, tags, addresses and kernel arguments are matched to the end of the string, and only plain
 IPv4 dotted quads are addresses. Each rule is shown to refuse what the old ones let through

@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 <#
 MYHV_HOME is checked the way ssh checks ~/.ssh: owned by the current user and not writable by
 group or others, and each parent up to a sticky or a safe root-owned folder owned by the user or

@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 # Stopping the pipeline (Ctrl+C, PowerShell.Stop(), Stop-Job) at any moment of Start-MyVm rolls
 # the attempt back BEFORE the cmdlet returns: no process, socket, TAP device, mount or journal is
 # left, and the VM is Failed with the reason 'cancelled'. A stop that comes after the start

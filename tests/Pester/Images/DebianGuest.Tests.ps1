@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 <#
 The Debian image on real QEMU under TCG: two VMs booted at once (few boots: they are slow under
 emulation), one on the user network with an SSH port forward on 127.0.0.1, one bridged inside a

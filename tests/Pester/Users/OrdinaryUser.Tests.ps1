@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 <#
 An ordinary (non-root) user runs the module. The suite creates a user account for its duration
 (useradd; removed in AfterAll with its home), gives it its own copy of pwsh, of the built module
