@@ -67,6 +67,10 @@
 
     SIGINT/SIGTERM: every live suite is ended, temp roots removed, the reports written with the
     interrupted suites `crashed` ("runner interrupted"), the final line printed, exit 1.
+    A runner started with SIGINT ignored (nohup, or in the background of a non-interactive
+    shell) keeps ignoring it, as .NET does for an inherited ignore; SIGTERM still works. Under
+    `dotnet pwsh` (the local tool) signal the pwsh process itself: the dotnet muxer in front of
+    it does not pass signals on.
     Two runs with the same -OutputDir at once: the second refuses (exit 1) and touches nothing.
 
 .PARAMETER Path
@@ -96,6 +100,28 @@ param(
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3.0
 $PSNativeCommandUseErrorActionPreference = $false   # native exit codes are checked where they matter
+
+# The run itself happens in a runspace of its own. pwsh answers Ctrl+C (SIGINT) by stopping the
+# pipeline it is running, and in a stopping pipeline cmdlets throw where the cleanup needs them
+# (ending suites, removing roots, writing reports). A pipeline stop cannot interrupt the .NET call
+# that waits for this runspace, so the signal reaches the run only as the flag its scheduler reads
+# (Runner/RunnerProcess.ps1), and the run ends it in order. The process then exits with the run's
+# code, whatever state the caller's pipeline is in.
+if (-not (Get-Variable -Name MyHvRunnerInside -Scope Global -ErrorAction Ignore)) {
+    $runspace = [runspacefactory]::CreateRunspace()
+    $runspace.Open()
+    $runspace.SessionStateProxy.SetVariable('MyHvRunnerInside', $true)
+    $null = $runspace.SessionStateProxy.Path.SetLocation([System.Management.Automation.WildcardPattern]::Escape((Get-Location -PSProvider FileSystem).ProviderPath))
+    $inner = [powershell]::Create()
+    $inner.Runspace = $runspace
+    $null = $inner.AddCommand($PSCommandPath).AddParameters($PSBoundParameters)
+    $innerCode = 1
+    try { $innerCode = @($inner.Invoke() | Where-Object { $_ -is [int] })[-1] }
+    catch { [Console]::Out.WriteLine("The runner itself failed: $($_.Exception.Message -replace '[\x00-\x1f\x7f]', ' ')"); [Console]::Out.WriteLine('Pester: 0 passed, 1 failed, 0 skipped') }
+    [Console]::Out.Flush()
+    if ($null -eq $innerCode) { $innerCode = 1 }
+    [Environment]::Exit($innerCode)
+}
 
 $script:RepoRoot = Split-Path -Parent (Split-Path -Parent $PSScriptRoot)
 $script:ChildScript = Join-Path $PSScriptRoot 'Runner/RunnerChild.ps1'
@@ -367,6 +393,7 @@ function Invoke-TestRun {
         return 1
     }
     Initialize-OutputDir -Dir $outputRoot
+    $script:ReportRoot = $outputRoot   # ours now: an interrupted run may write its reports here
 
     foreach ($bad in @(@{ Ok = $SuiteTimeoutSeconds -ge 1; Text = "-SuiteTimeoutSeconds must be at least 1 (got $SuiteTimeoutSeconds)" }, @{ Ok = $Parallel -ge 1; Text = "-Parallel must be at least 1 (got $Parallel)" })) {
         if (-not $bad.Ok) { Write-RunnerLine "$($bad.Text): nothing was tested."; return Complete-Run -OutputRoot $outputRoot -Planned 0 -Headline $bad.Text }
@@ -386,8 +413,6 @@ function Invoke-TestRun {
         Write-RunnerLine ("  {0} (at least {1} test(s){2})" -f $names[$i], $plans[$i].MinTests, $(if ($plans[$i].Exclusive) { ', host-exclusive' }))
     }
 
-    Initialize-RunnerNative
-    [MyHvRunnerNative]::RegisterSignals()
     $null = [MyHvRunnerNative]::BecomeSubreaper()
     $state = [pscustomobject]@{
         RunId = [Convert]::ToHexString([System.Security.Cryptography.RandomNumberGenerator]::GetBytes(6)).ToLowerInvariant(); Seq = 0
@@ -415,19 +440,39 @@ function Invoke-TestRun {
 }
 
 $code = 1
+$completed = $false
 try {
-    . (Join-Path $PSScriptRoot 'Runner/RunnerPlan.ps1')
+    # Signals first: a SIGINT or SIGTERM that arrives while the suites are still being planned
+    # only sets the flag the scheduler reads, so it too ends in a failed run with its reports.
     . (Join-Path $PSScriptRoot 'Runner/RunnerProcess.ps1')
+    Initialize-RunnerNative
+    [MyHvRunnerNative]::RegisterSignals()
+    . (Join-Path $PSScriptRoot 'Runner/RunnerPlan.ps1')
     . (Join-Path $PSScriptRoot 'Runner/RunnerCensus.ps1')
     . (Join-Path $PSScriptRoot 'Runner/RunnerVerdict.ps1')
     . (Join-Path $PSScriptRoot 'Runner/RunnerReport.ps1')
     $code = Invoke-TestRun
+    $completed = $true
 } catch {
     # A runner bug is a failed run, never a green one; the last line keeps its shape.
     Write-RunnerLine "The runner itself failed: $(ConvertTo-VisibleText -Text "$_")"
     Write-RunnerLine ($_.ScriptStackTrace -replace "`n", ' | ')
     Write-RunnerLine 'Pester: 0 passed, 1 failed, 0 skipped'
     $code = 1
+    $completed = $true
+} finally {
+    # Reached when pwsh itself stops the script (its own Ctrl+C handling) before the scheduler's
+    # cleanup took over: still a failed run with a final line, never exit 0 without one.
+    if (-not $completed) {
+        Write-RunnerLine 'The runner was interrupted before its suites ran.'
+        if ($script:ReportRoot) {
+            try { $null = Complete-Run -OutputRoot $script:ReportRoot -Planned 0 -Headline 'runner interrupted before its suites ran' } catch { }
+        } else {
+            Write-RunnerLine 'Pester: 0 passed, 1 failed, 0 skipped'
+        }
+        [Console]::Out.Flush()
+        [Environment]::Exit(1)
+    }
 }
 [Console]::Out.Flush()
-exit $code
+$code   # to the launcher above, which exits the process with it

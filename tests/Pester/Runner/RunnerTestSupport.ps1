@@ -19,8 +19,11 @@ function Start-RunnerRun {
     )
     $arguments = @('-Path', $FixturePath, '-OutputDir', $OutputDir, '-Parallel', "$Parallel")
     if ($SuiteTimeoutSeconds) { $arguments += @('-SuiteTimeoutSeconds', "$SuiteTimeoutSeconds") }
+    # SIGINT as a terminal's Ctrl+C delivers it: a process started in the background of a
+    # non-interactive shell (as CI harnesses and tool runners do) inherits SIGINT ignored, and
+    # .NET keeps an inherited ignore (as nohup asks), so the interrupt scenarios would test nothing.
     $process = Start-MyHvPwsh -File $RunnerPath -ArgumentList $arguments -Environment $Environment `
-        -WorkingDirectory (Get-Location -PSProvider FileSystem).ProviderPath
+        -WorkingDirectory (Get-Location -PSProvider FileSystem).ProviderPath -Wrapper @('env', '--default-signal=INT')
     [pscustomobject]@{
         Process   = $process
         Stdout    = $process.StdoutTask
