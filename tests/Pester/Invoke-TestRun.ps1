@@ -344,6 +344,9 @@ function Invoke-Schedule {
     while ($State.Next -lt $State.Plans.Count -or $State.Running.Count) {
         $signal = Get-SignalName
         if ($signal) { return $signal }
+        # If pwsh itself ends the script (its own Ctrl+C handling can, before the finally below
+        # runs), its exit code comes from $LASTEXITCODE: keep that a failure while suites run.
+        $global:LASTEXITCODE = 1
         $busy = $false
         while (Test-CanStart -State $State) { $null = Start-PlannedSuite -State $State -Index $State.Next; $State.Next++; $busy = $true }
         # One child warm for the next suite (Pester imported), so its start overlaps this work.
@@ -356,9 +359,8 @@ function Invoke-Schedule {
 
 function Get-RunTotal {
     param([object[]] $Verdicts, [int] $Planned)
-    $passed = [int] ($Verdicts | Measure-Object -Property Passed -Sum).Sum
-    $failed = [int] ($Verdicts | Measure-Object -Property Failed -Sum).Sum
-    $skipped = [int] ($Verdicts | Measure-Object -Property Skipped -Sum).Sum
+    $passed = 0; $failed = 0; $skipped = 0
+    foreach ($v in @($Verdicts)) { $passed += $v.Passed; $failed += $v.Failed; $skipped += $v.Skipped }
     # Every planned suite has exactly one verdict, and every one of them passed.
     $ok = $Planned -gt 0 -and @($Verdicts).Count -eq $Planned -and -not ($Verdicts | Where-Object Status -NE 'passed') -and $failed -eq 0
     [pscustomobject]@{ Ok = [bool] $ok; Passed = $passed; Failed = $failed; Skipped = $skipped }

@@ -52,7 +52,8 @@ function Write-JUnitReport {
     $xml.WriteAttributeString('failures', [string] $Totals.Failed)
     $xml.WriteAttributeString('errors', '0')
     $xml.WriteAttributeString('skipped', [string] $Totals.Skipped)
-    $xml.WriteAttributeString('time', ([double] ($Verdicts | Measure-Object -Property Seconds -Sum).Sum).ToString('0.000', [cultureinfo]::InvariantCulture))
+    $seconds = 0.0; foreach ($v in @($Verdicts)) { $seconds += [double] $v.Seconds }
+    $xml.WriteAttributeString('time', $seconds.ToString('0.000', [cultureinfo]::InvariantCulture))
     $id = 0
     foreach ($v in $Verdicts) {
         $suiteName = ConvertTo-XmlText -Text $v.Name
