@@ -34,7 +34,11 @@ public sealed class CopyMyVmCommand : MyHypervisorCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
-    protected override void BeginProcessing() => Manager.RecoverInterruptedOperations(CreateContext());
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();   // MYHV_HOME is checked before anything in it is trusted
+        Manager.RecoverInterruptedOperations(CreateContext());
+    }
 
     protected override void ProcessRecord()
     {

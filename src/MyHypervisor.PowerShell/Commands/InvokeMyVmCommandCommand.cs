@@ -69,6 +69,7 @@ public sealed class InvokeMyVmCommandCommand : MyHypervisorCmdlet
 
     protected override void BeginProcessing()
     {
+        base.BeginProcessing();   // MYHV_HOME is checked before anything in it is trusted
         if (InputObject is PSObject wrapped) InputObject = wrapped.BaseObject;
         if (InputObject is not null and not string and not byte[])
             ThrowVmError(new MyHvException(MyHvErrorKind.InvalidVmSpec,

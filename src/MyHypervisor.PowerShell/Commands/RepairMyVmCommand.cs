@@ -19,7 +19,11 @@ public sealed class RepairMyVmCommand : MyHypervisorCmdlet
     public string[] Name { get; set; } = { "*" };
 
     /// <summary>First, copies interrupted by the death of their process are rolled back (Copy-MyVm).</summary>
-    protected override void BeginProcessing() => Manager.RecoverInterruptedOperations(CreateContext());
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();   // MYHV_HOME is checked before anything in it is trusted
+        Manager.RecoverInterruptedOperations(CreateContext());
+    }
 
     protected override void ProcessRecord()
     {

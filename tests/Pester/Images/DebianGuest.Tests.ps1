@@ -52,7 +52,7 @@ while (`$sw.Elapsed.TotalSeconds -lt 900 -and `$ready.Count -lt 2) {
 `$r.QemuArgs = @([IO.File]::ReadAllText("/proc/`$pid1/cmdline").Split([char]0) | Where-Object { `$_ -match 'hostfwd|seed' })
 `$port = [int](`$u.SshCommand -replace '^ssh -p (\d+) .*$', '`$1')
 `$r.Listening = @(& ss -Htln 2>&1 | ForEach-Object { "`$_" } | Where-Object { `$_ -match ":`$port\b" })
-`$check = 'hostname; . /etc/os-release; echo "os=`$ID-`$VERSION_ID"; cat /root/user-data-was-here; echo "state=`$(systemctl is-system-running)"; systemctl --failed --no-legend --plain | cut -d" " -f1'
+`$check = 'hostname; . /etc/os-release; echo "os=`$ID-`$VERSION_ID"; cat /root/user-data-was-here; echo "state=`$(systemctl is-system-running --wait)"; systemctl --failed --no-legend --plain | cut -d" " -f1'
 `$r.User = Invoke-MyHvSsh -KeyFile `$key -HostAddress 127.0.0.1 -Port `$port -Command `$check
 `$r.Bridge = Invoke-MyHvSsh -KeyFile `$key -HostAddress 10.77.0.2 -Command `$check
 `$r.WrongKey = Invoke-MyHvSsh -KeyFile '/nonexistent-key' -HostAddress 127.0.0.1 -Port `$port -Command 'true'

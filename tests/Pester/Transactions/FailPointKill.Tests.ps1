@@ -178,7 +178,8 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
                 $lock.Dispose()
             }
             try {
-                Wait-TxCondition -TimeoutSeconds 120 -Because 'the owner to journal its attempt' -Condition { Test-Path -LiteralPath $ready }.GetNewClosure()
+                # The pid is in the file once it has content (Set-Content creates the file first).
+                Wait-TxCondition -TimeoutSeconds 120 -Because 'the owner to journal its attempt' -Condition { (Test-Path -LiteralPath $ready) -and "$(Get-Content -LiteralPath $ready -ErrorAction Ignore)".Trim() }.GetNewClosure()
                 $ownerPid = [int] (Get-Content -LiteralPath $ready)
                 Test-TxProcessAlive -ProcessId $ownerPid | Should -BeTrue
 

@@ -200,7 +200,8 @@ $file = Join-Path ~ '.local/state/myhypervisor/vms/hb/definition.json'
 $d = Get-Content -LiteralPath $file -Raw | ConvertFrom-Json
 $d.network.mode = 'Bridge'
 $d.network | Add-Member -Force bridge 'br0'
-$d.network | Add-Member -Force tapName 'mh0123456789'
+# The TAP name the module gives this VM, so the record is valid and only the privilege is missing.
+$d.network | Add-Member -Force tapName ([MyHypervisor.Core.Networking.NetworkInterfaceNames]::TapName([guid] $d.id))
 Set-Content -LiteralPath $file -Value ($d | ConvertTo-Json -Depth 6)
 '@
         $script:censusBefore = Get-StateCensus

@@ -54,7 +54,7 @@ public sealed class QemuDriver : IHypervisorDriver
     /// </summary>
     private static void MakePrivate(LaunchRequest request)
     {
-        foreach (var path in new[] { request.ApiSocket, request.ChannelSocket, request.ConsoleLog, request.PidFile })
+        foreach (var path in new[] { request.ApiSocket, request.ChannelSocket, request.AgentSocket, request.ConsoleSocket, request.ConsoleLog, request.PidFile })
             if (File.Exists(path)) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
