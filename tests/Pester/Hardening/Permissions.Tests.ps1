@@ -91,8 +91,10 @@ Describe 'MYHV_HOME is checked as ssh checks ~/.ssh' {
         $copy = Join-Path $script:scratch 'mine'
         & cp -a -- $script:plantedHome $copy
         Set-Owner -Path $copy -Uid 0 -Mode '0700'
-        $decoy = Join-Path $script:scratch 'decoy'
-        $null = New-Item -ItemType Directory -Path $decoy
+        # Inside the VM's own runtime folder: the only place a Directory record may act on (records
+        # reaching outside the VM are refused on their own; see HandEditedRecords).
+        $decoy = Join-Path $copy 'run/plant'
+        $null = New-Item -ItemType Directory -Path $decoy -Force
         $state = Join-Path $copy 'vms/plant/state.json'
         Set-Content -LiteralPath $state -Value (@{ status = 'Failed'; artifacts = @(@{ seq = 1; kind = 'Directory'; step = 'x'; path = $decoy }) } | ConvertTo-Json -Depth 4)
         $env:MYHV_HOME = $copy

@@ -35,7 +35,9 @@ internal static class RootFsBuilder
         };
         var record = ledger.Intend(new ArtifactRecord
         {
-            Kind = ArtifactKind.Process, Step = "rootfs", Marker = ledger.WorkFolder, Program = null,
+            // A folder marker: mmdebstrap's target (<work>/root) sits directly in the work folder; matched
+            // as a whole argument, never as a substring (ProcessMarkers).
+            Kind = ArtifactKind.Process, Step = "rootfs", Marker = ledger.WorkFolder + "/", Program = null,
         });
         var info = new ProcessStartInfo(tools["setpriv"])
         {
