@@ -100,18 +100,47 @@ public static class GuestReadiness
 /// Finds a text in a stream of chunks while holding at most the text's length of it: the tail
 /// of the previous chunk is kept so a match split across two chunks is still found.
 /// </summary>
-public sealed class BoundedMatcher(string text)
+public sealed class BoundedMatcher
 {
-    private string carry = string.Empty;
+    // Bytes, not strings: a flooding guest is read through without an allocation per chunk.
+    private readonly byte[] text;
+    private readonly byte[] carry;
+    private int carried;
 
-    /// <summary>Characters held between chunks (never more than the text's length minus one).</summary>
-    public int Buffered => carry.Length;
+    public BoundedMatcher(string text)
+    {
+        this.text = Encoding.Latin1.GetBytes(text);
+        carry = new byte[Math.Max(0, this.text.Length - 1)];
+    }
+
+    /// <summary>Bytes held between chunks (never more than the text's length minus one).</summary>
+    public int Buffered => carried;
 
     public bool Feed(ReadOnlySpan<byte> chunk)
     {
-        var joined = carry + Encoding.Latin1.GetString(chunk);
-        if (joined.Contains(text, StringComparison.Ordinal)) { carry = string.Empty; return true; }
-        carry = joined.Length < text.Length ? joined : joined[^(text.Length - 1)..];
+        if (carried > 0)
+        {
+            // A match across the seam: the carried tail and the chunk's first bytes.
+            Span<byte> seam = stackalloc byte[carried + Math.Min(chunk.Length, carry.Length)];
+            carry.AsSpan(0, carried).CopyTo(seam);
+            chunk[..(seam.Length - carried)].CopyTo(seam[carried..]);
+            if (seam.IndexOf(text) >= 0) { carried = 0; return true; }
+        }
+        if (chunk.IndexOf(text) >= 0) { carried = 0; return true; }
+        var keep = carry.Length;
+        if (chunk.Length >= keep)
+        {
+            chunk[^keep..].CopyTo(carry);
+            carried = keep;
+        }
+        else
+        {
+            var drop = Math.Max(0, carried + chunk.Length - keep);
+            carry.AsSpan(drop, carried - drop).CopyTo(carry);
+            carried -= drop;
+            chunk.CopyTo(carry.AsSpan(carried));
+            carried += chunk.Length;
+        }
         return false;
     }
 }

@@ -100,6 +100,7 @@ Describe 'Readiness reads only what is new; the channel buffer is bounded' {
         $socket = Join-Path $script:dir 'chan.sock'
         $peer = [MyHvTests.FakeQmpPeer]::new($socket, 'channelflood')
         try {
+            [GC]::Collect(); [GC]::WaitForPendingFinalizers()   # earlier tests' garbage is not this test's
             $before = [System.Diagnostics.Process]::GetCurrentProcess().WorkingSet64
             $source = [MyHypervisor.Core.Lifecycle.GuestReadiness]::Wait($socket, (Join-Path $script:dir 'none.log'), 'never printed', [TimeSpan]::FromSeconds(60),
                 [Func[bool]] { $true }, $null, [System.Threading.CancellationToken]::None)
