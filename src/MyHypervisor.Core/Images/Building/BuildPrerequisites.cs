@@ -12,6 +12,7 @@ public static class BuildPrerequisites
         ("mmdebstrap", "mmdebstrap"),
         ("mkfs.ext4", "e2fsprogs"),
         ("setpriv", "util-linux"),
+        ("unshare", "util-linux"),
     };
 
     /// <summary>Absolute paths of the programs, by name; PrerequisiteMissing naming root or the package otherwise.</summary>

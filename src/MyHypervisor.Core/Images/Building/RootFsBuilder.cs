@@ -9,7 +9,8 @@ namespace MyHypervisor.Core.Images.Building;
 /// <summary>
 /// Runs mmdebstrap for a recipe into a directory: unshare mode, so every mount it makes lives in
 /// its own mount namespace and dies with it (nothing can stay mounted on the host), under
-/// setpriv --pdeathsig KILL, so it dies with the process that runs the build. Its command line
+/// setpriv --pdeathsig KILL and in a PID namespace of its own (unshare --pid --kill-child), so it and
+/// every process it started die with the process that runs the build. Its command line
 /// carries the build's work folder, the marker by which a later build finds and ends it.
 /// </summary>
 internal static class RootFsBuilder
@@ -27,7 +28,11 @@ internal static class RootFsBuilder
     {
         var args = new List<string>
         {
-            "--pdeathsig", "KILL", "--", tools["mmdebstrap"],
+            // The command's death ends the whole build: setpriv gives unshare a parent-death
+            // SIGKILL; unshare makes mmdebstrap the first process of a new PID namespace and kills
+            // it when unshare dies (--kill-child), and the kernel then ends every process in that
+            // namespace (mmdebstrap's forks, dpkg, tar), which pdeathsig alone does not reach.
+            "--pdeathsig", "KILL", "--", tools["unshare"], "--pid", "--fork", "--kill-child", "--", tools["mmdebstrap"],
             "--mode=unshare", "--variant=apt",
             "--include=" + string.Join(',', recipe.AllPackages),
             "--hook-dir=" + hookDir,
@@ -68,7 +73,7 @@ internal static class RootFsBuilder
         while (!process.WaitForExit(500))
         {
             // Ctrl+C: the rollback ends mmdebstrap and its children by the marker (SIGTERM, then
-            // SIGKILL); the pid alone would not do, as setpriv became perl when it exec'd mmdebstrap.
+            // SIGKILL); the pid alone would not do, as setpriv became unshare, whose child is mmdebstrap.
             context.Cancel.ThrowIfCancellationRequested();
             string last;
             lock (tail) last = tail.LastOrDefault() ?? "";
