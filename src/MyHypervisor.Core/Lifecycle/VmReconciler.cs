@@ -107,7 +107,10 @@ public sealed class VmReconciler(VmStore store)
         // SIGKILL the file stays. That tells a guest shutdown from a crash.
         var crashed = File.Exists(Paths.PidFile(session.Name));
         var pid = state.Hypervisor?.Pid.ToString() ?? "unknown";
-        var impostor = state.Hypervisor is { } recorded && ProcessLiveness.IsAlive(recorded);
+        // A live process that is not this VM's QEMU is left alone; but a QEMU that is dying (killed,
+        // its threads still exiting) has already lost its command line, and that is a dead VM.
+        var impostor = state.Hypervisor is { } recorded && ProcessLiveness.IsAlive(recorded)
+            && ProcFs.ReadArguments(recorded.Pid) is { Length: > 0 };
         context.Say(impostor
             ? $"VM '{session.Name}': its recorded hypervisor (pid {pid}) is a live process that is not this VM's QEMU; it is left alone"
             : $"VM '{session.Name}': its hypervisor (pid {pid}) is gone; tearing down the run's artifacts");
