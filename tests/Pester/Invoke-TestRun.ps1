@@ -449,6 +449,7 @@ try {
     . (Join-Path $PSScriptRoot 'Runner/RunnerProcess.ps1')
     Initialize-RunnerNative
     [MyHvRunnerNative]::RegisterSignals()
+    . (Join-Path $PSScriptRoot 'Runner/RunnerPwshCache.ps1')
     . (Join-Path $PSScriptRoot 'Runner/RunnerPlan.ps1')
     . (Join-Path $PSScriptRoot 'Runner/RunnerCensus.ps1')
     . (Join-Path $PSScriptRoot 'Runner/RunnerVerdict.ps1')

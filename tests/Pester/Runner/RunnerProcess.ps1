@@ -206,11 +206,15 @@ function Stop-SuiteProcess {
 function Get-PwshLaunchPrefix {
     <#
     How to start a new pwsh exactly like this one: the native apphost (pwsh) directly, or, under
-    `dotnet pwsh` (a .NET local tool), the dotnet host followed by $PSHOME/pwsh.dll (skipping the
-    tool manifest lookup, which costs most of a second per start).
+    `dotnet pwsh` (a .NET local tool), the dotnet host followed by pwsh.dll (skipping the tool
+    manifest lookup, which costs most of a second per start): the ReadyToRun copy's when it
+    exists, else $PSHOME's.
     #>
     $exe = [Environment]::ProcessPath
     if ([System.IO.Path]::GetFileNameWithoutExtension($exe) -eq 'pwsh') { return $exe }
+    # The ReadyToRun copy of this pwsh when Bootstrap made it (Runner/RunnerPwshCache.ps1).
+    $precompiled = Get-ReadyToRunPwshHome
+    if ($precompiled) { return $exe, (Join-Path $precompiled 'pwsh.dll') }
     $dll = Join-Path $PSHOME 'pwsh.dll'
     if (-not [System.IO.File]::Exists($dll)) { throw "Cannot start a child pwsh: host is '$exe' and '$dll' does not exist." }
     $exe, $dll
@@ -229,7 +233,8 @@ function Start-SuiteChild {
         [Parameter(Mandatory)] [hashtable] $Environment
     )
     $psi = [System.Diagnostics.ProcessStartInfo]::new($script:SetsidExe)
-    foreach ($arg in @(Get-PwshLaunchPrefix) + @('-NoProfile', '-NonInteractive', '-NoLogo') + $ChildArguments) { $psi.ArgumentList.Add($arg) }
+    if (-not $script:PwshLaunch) { $script:PwshLaunch = @(Get-PwshLaunchPrefix) }   # once per run: every child starts alike
+    foreach ($arg in $script:PwshLaunch + @('-NoProfile', '-NonInteractive', '-NoLogo') + $ChildArguments) { $psi.ArgumentList.Add($arg) }
     $psi.WorkingDirectory = $WorkingDirectory
     $psi.UseShellExecute = $false
     $psi.RedirectStandardInput = $true
