@@ -61,7 +61,9 @@
     Output: the plan; a suite's own lines only ever behind "[<suite>] " (live when -Parallel 1,
     else one block when the suite ends); a verdict line per suite; the summary in plan order;
     <OutputDir>/summary.json, junit.xml and summary.md (appended to $GITHUB_STEP_SUMMARY when
-    set); "ALL TESTS PASSED" only when exiting 0; and last, "Pester: <P> passed, <F> failed,
+    set); the prerequisites that skipped tests name as "not installable on this platform: <name>"
+    (Skip-UnlessPrerequisite -NotInstallable, allowed under CI=true), listed by suite in the summary,
+    summary.md and summary.json (`notInstallable`; a suite of nothing but such skips is `empty`); "ALL TESTS PASSED" only when exiting 0; and last, "Pester: <P> passed, <F> failed,
     <S> skipped". Suite names are printed with control characters escaped (\n, \e, ...). The
     exit code is 0 (everything passed) or 1, never a count.
 
@@ -377,6 +379,12 @@ function Complete-Run {
         Write-RunnerLine ''
         Write-RunnerLine 'Suites:'
         foreach ($v in $Verdicts) { Write-RunnerLine ('  {0,-9} {1} ({2} passed, {3} failed, {4} skipped, {5:0.0}s)' -f $v.Status, $v.Name, $v.Passed, $v.Failed, $v.Skipped, $v.Seconds) }
+        # Skips that CI=true allows only because the summary names them (see Runner/RunnerVerdict.ps1).
+        $named = @($Verdicts | Where-Object { @($_.NotInstallable).Count })
+        if ($named) {
+            Write-RunnerLine 'Skipped, not installable on this platform:'
+            foreach ($v in $named) { Write-RunnerLine "  $($v.Name): $((@($v.NotInstallable) | ForEach-Object { ConvertTo-VisibleText -Text $_ }) -join ', ')" }
+        }
     }
     Write-RunnerLine "Results: $(Join-Path $OutputRoot 'summary.json') (also junit.xml, summary.md)"
     if ($totals.Ok) { Write-RunnerLine 'ALL TESTS PASSED' }
@@ -427,6 +435,9 @@ function Invoke-TestRun {
     try {
         $interrupted = Invoke-Schedule -State $state
         $finished = $true
+    } catch {
+        # Named in every unstarted or running suite's reason, so a runner bug is never silent.
+        $interrupted = "the runner failed: $(ConvertTo-VisibleText -Text "$_") (line $($_.InvocationInfo.ScriptLineNumber) of $([System.IO.Path]::GetFileName($_.InvocationInfo.ScriptName)))"
     } finally {
         # Reached on a signal, a runner failure and a pipeline stop (pwsh's own Ctrl+C) alike:
         # nothing may outlive the run, and the reports and the final line are written here.

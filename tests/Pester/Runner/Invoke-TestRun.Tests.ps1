@@ -76,7 +76,8 @@ Describe 'Invoke-TestRun over fixture <Name>' -ForEach @($scenarios | Where-Obje
         $counts = "Pester: $($summary.passed) passed, $($summary.failed) failed, $($summary.skipped) skipped"
         if ($FinalLike) { $counts | Should -Match "^$FinalLike$" } else { $counts | Should -BeExactly $Final }
         foreach ($suite in @($summary.suites)) {
-            @($suite.PSObject.Properties.Name | Sort-Object) | Should -Be @('exitCode', 'failed', 'passed', 'path', 'reason', 'skipped', 'status')
+            # The contract's fields, plus only notInstallable (the prerequisites its skips name as not installable here).
+            @($suite.PSObject.Properties.Name | Sort-Object) | Should -Be @('exitCode', 'failed', 'notInstallable', 'passed', 'path', 'reason', 'skipped', 'status')
             $suite.status | Should -BeIn @('passed', 'failed', 'crashed', 'timedout', 'noresults', 'empty', 'leaked')
         }
         if (@($summary.suites).Count) {
@@ -113,6 +114,10 @@ Describe 'Invoke-TestRun over fixture <Name>' -ForEach @($scenarios | Where-Obje
         $md = Get-Content -LiteralPath (Join-Path $run.OutputDir 'summary.md')
         @($md | Where-Object { $_ -match '^\| (passed|failed|crashed|timedout|noresults|empty|leaked) \|' }) | Should -HaveCount @($run.Summary.suites).Count
         ($md -join "`n") | Should -BeLike "*$($run.Summary.passed) passed, $($run.Summary.failed) failed, $($run.Summary.skipped) skipped*"
+        # ... naming each suite's not-installable prerequisites, and no such section without them.
+        $named = @($run.Summary.suites | Where-Object { @($_.notInstallable).Count })
+        foreach ($s in $named) { ($md -join "`n") | Should -BeLike "*Skipped: not installable on this platform*$(@($s.notInstallable) -join ', ')*" }
+        if (-not $named) { ($md -join "`n") | Should -Not -BeLike '*not installable on this platform*' }
         # ... and appends it to the CI step summary named by GITHUB_STEP_SUMMARY.
         $step = Get-Content -LiteralPath (Join-Path $WorkRoot "$Name/step-summary.md") -Raw
         $step.Contains((Get-Content -LiteralPath (Join-Path $run.OutputDir 'summary.md') -Raw).Trim()) | Should -BeTrue
@@ -164,7 +169,7 @@ Describe 'Invoke-TestRun -Parallel 1 over every fixture at once' {
     BeforeAll {
         $serial = $Runs['SerialAll']
         $all = (Import-PowerShellDataFile -LiteralPath (Join-Path $PSScriptRoot 'RunnerScenarios.psd1')).Scenarios   # discovery's $scenarios is not visible here
-        $expected = @($all | Where-Object { -not $_.ContainsKey('Generate') -and -not $_.ContainsKey('Signal') -and -not $_.ContainsKey('Serial') -and -not ($_.ContainsKey('CI') -and $_.CI) } |
+        $expected = @($all | Where-Object { -not $_.ContainsKey('Generate') -and -not $_.ContainsKey('Signal') -and -not $_.ContainsKey('Serial') -and -not ($_.ContainsKey('CI') -and $_.CI -and -not $_.ContainsKey('AnyCI')) } |
                 ForEach-Object { $_.Suites })
     }
 

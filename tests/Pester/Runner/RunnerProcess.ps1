@@ -11,6 +11,7 @@ $script:KillVerifySeconds = 5   # after SIGKILL, how long we wait to see every p
 # and nohup keep the environment). Its value is a space-separated list of suite tokens, one per
 # nested runner, so an outer runner still finds what an inner runner's suites started.
 $script:MarkerName = 'MYHV_RUNNER_SUITE'
+$script:PwshLaunch = $null      # how every child pwsh of this run starts (Get-PwshLaunchPrefix, once)
 
 $script:NativeSource = @'
 using System;

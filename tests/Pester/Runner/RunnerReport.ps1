@@ -17,7 +17,9 @@ function Write-SummaryJson {
         failed  = $Totals.Failed
         skipped = $Totals.Skipped
         suites  = @($Verdicts | ForEach-Object {
-                [ordered]@{ path = $_.Path; status = $_.Status; exitCode = $_.ExitCode; passed = $_.Passed; failed = $_.Failed; skipped = $_.Skipped; reason = $_.Reason }
+                # The contract's fields, then notInstallable: the prerequisites its skips name as not installable here.
+                [ordered]@{ path = $_.Path; status = $_.Status; exitCode = $_.ExitCode; passed = $_.Passed; failed = $_.Failed; skipped = $_.Skipped; reason = $_.Reason
+                    notInstallable = @($_.NotInstallable) }
             })
     }
     Write-AtomicText -Path (Join-Path $Dir 'summary.json') -Text (ConvertTo-Json -InputObject $summary -Depth 5)
@@ -158,6 +160,11 @@ function Write-MarkdownSummary {
             $null = $sb.AppendLine(('| {0} | {1} | {2} | {3} | {4} | {5} | {6} |' -f $v.Status, (ConvertTo-MarkdownCell -Text $v.Name), $v.Passed, $v.Failed, $v.Skipped,
                     ([double] $v.Seconds).ToString('0.0', [cultureinfo]::InvariantCulture), (ConvertTo-MarkdownCell -Text $v.Reason)))
         }
+    }
+    $named = @($Verdicts | Where-Object { @($_.NotInstallable).Count })
+    if ($named) {
+        $null = $sb.AppendLine().AppendLine('**Skipped: not installable on this platform**').AppendLine()
+        foreach ($v in $named) { $null = $sb.AppendLine("- $(ConvertTo-MarkdownCell -Text $v.Name): $((@($v.NotInstallable) | ForEach-Object { ConvertTo-MarkdownCell -Text $_ }) -join ', ')") }
     }
     $text = $sb.ToString()
     Write-AtomicText -Path (Join-Path $Dir 'summary.md') -Text $text

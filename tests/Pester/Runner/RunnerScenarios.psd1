@@ -66,6 +66,12 @@
         @{ Name = 'PrerequisiteUnderCI'; Fixture = 'Prerequisite'; ExitCode = 1; Final = 'Pester: 1 passed, 1 failed, 0 skipped'; CI = 'true'
             OutputLike = '*Prerequisite missing: unobtainium-9000*'
             Suites = @(@{ File = 'Prerequisite.Tests.ps1'; Status = 'failed'; Passed = 1; Failed = 1; Skipped = 0; SuiteExitCode = 1 }) }
+        # Under CI=true as in CI; the fixture's skips do not depend on it, so SerialAll (no CI) expects the same (AnyCI).
+        @{ Name = 'NotInstallable'; ExitCode = 1; Final = 'Pester: 1 passed, 1 failed, 3 skipped'; CI = 'true'; AnyCI = $true
+            OutputLike = '*Skipped, not installable on this platform:*  OnlyNotInstallable: cloud-hypervisor*  WithPass: cloud-hypervisor, firecracker*'
+            Suites = @(
+                @{ File = 'WithPass.Tests.ps1'; Status = 'passed'; Passed = 1; Failed = 0; Skipped = 2; SuiteExitCode = 0; NotInstallable = @('cloud-hypervisor', 'firecracker') }
+                @{ File = 'OnlyNotInstallable.Tests.ps1'; Status = 'empty'; Passed = 0; Failed = 1; Skipped = 1; SuiteExitCode = 0; NotInstallable = @('cloud-hypervisor'); Reason = '*no test passed*' }) }
         @{ Name = 'Names'; Generate = 'New-NamesFixture'; ExitCode = 0; Final = 'Pester: 11 passed, 0 failed, 1 skipped'
             Suites = @(
                 @{ File = '[v2] api.Tests.ps1'; Status = 'passed'; Passed = 2; Failed = 0; Skipped = 1; SuiteExitCode = 0 }

@@ -234,6 +234,10 @@ function Assert-SuiteVerdict {
     $Suite.skipped | Should -Be $Expected.Skipped -Because "$label skipped"
     if ($Expected.ContainsKey('SuiteExitCode')) { $Suite.exitCode | Should -Be $Expected.SuiteExitCode -Because "$label exit code" }
     if ($Expected.ContainsKey('Reason')) { $Suite.reason | Should -BeLike $Expected.Reason }
+    # Only skips whose reason says "not installable on this platform: <name>" are listed, by name.
+    $Suite.PSObject.Properties.Name | Should -Contain 'notInstallable'
+    $named = if ($Expected.ContainsKey('NotInstallable')) { $Expected.NotInstallable } else { @() }
+    @($Suite.notInstallable) | Should -Be @($named) -Because "$label notInstallable"
     if ($Suite.status -eq 'passed') { $Suite.reason | Should -BeNullOrEmpty } else { $Suite.reason | Should -Not -BeNullOrEmpty }
 }
 

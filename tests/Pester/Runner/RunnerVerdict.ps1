@@ -108,6 +108,23 @@ function Get-FailureSummary {
     $null
 }
 
+# A prerequisite that no package on this platform provides (the Cloud Hypervisor binary) may be
+# skipped even under CI=true, because the summary names it: Skip-UnlessPrerequisite -NotInstallable
+# skips with this reason text. Such a skip is still a skip: a suite of nothing else is `empty`.
+$script:NotInstallablePattern = 'not installable on this platform: ([^\r\n]+)'
+
+function Get-NotInstallableName {
+    <# The prerequisites a suite's skipped tests name as not installable on this platform, each once, sorted. #>
+    param([object[]] $Tests = @())
+    $names = [System.Collections.Generic.SortedSet[string]]::new([System.StringComparer]::Ordinal)
+    foreach ($t in $Tests) {
+        if ($t.result -ne 'Skipped' -or -not $t.message) { continue }
+        $m = [regex]::Match([string] $t.message, $script:NotInstallablePattern)
+        if ($m.Success) { $name = $m.Groups[1].Value.Trim(); if ($name) { $null = $names.Add($name.Substring(0, [Math]::Min(200, $name.Length))) } }
+    }
+    [string[]] @($names)
+}
+
 function New-Verdict {
     param([string] $Status, [string] $Reason, $Run, [object[]] $Tests = @())
     [pscustomobject]@{
@@ -119,6 +136,7 @@ function New-Verdict {
         # Inconclusive and not-run tests did not pass either; they are reported with the skipped.
         Skipped     = if ($Run) { [int] $Run.skipped + [int] $Run.inconclusive + [int] $Run.notRun } else { 0 }
         Tests       = @($Tests)
+        NotInstallable = Get-NotInstallableName -Tests $Tests
         ExitCode    = $null
     }
 }
