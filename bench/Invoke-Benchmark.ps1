@@ -30,7 +30,7 @@ param(
     [ValidateRange(3, 50)] [int] $ScaleRepetitions = 7,
     [ValidateRange(1, 50)] [int] $ReconcileRepetitions = 5,
     # Which parts to run (all by default); a partial run is for profiling, and its files are partial too.
-    [ValidateSet('import', 'start-stop', 'rollback', 'scale', 'guest')] [string[]] $Section = @('import', 'start-stop', 'rollback', 'scale', 'guest'),
+    [ValidateSet('import', 'start-stop', 'rollback', 'scale', 'guest', 'runner')] [string[]] $Section = @('import', 'start-stop', 'rollback', 'scale', 'guest', 'runner'),
     # Rounds of each 20 MiB Copy-MyVmFile (each takes tens of seconds under TCG).
     [ValidateRange(1, 20)] [int] $CopyRepetitions = 3,
     # The module to measure (default: the built out/MyHypervisor), e.g. to compare another build.
@@ -492,6 +492,9 @@ finally {
     Remove-Item Env:MYHV_HOME, Env:MYHV_FAILPOINTS -ErrorAction Ignore
 }
 
+# 8. The test runner: its cost per suite, and tests/Pester/Experience (8 suites, see bench/runner-results.md) in parallel against serial.
+Invoke-Section 'runner' { $figures['runner'] = & (Join-Path $PSScriptRoot 'RunnerOverhead.ps1') -ProjectPath (Join-Path $repoRoot 'tests/Pester/Experience') -OutputDirectory $OutputDirectory }
+
 #region Results
 $finishedAt = [DateTimeOffset]::UtcNow
 $results = [ordered] @{
@@ -612,6 +615,7 @@ $number = @{ start = 1; stop = 2; scale = 3; rollback = 4; import = 5; guestExec
 foreach ($k in 'start', 'stop', 'scale', 'rollback', 'import', 'guestExec', 'guestCopy') {
     if ($figures.Contains($k)) { Add-Line "$($number[$k]). **$($figures[$k].title)**: $($figures[$k].method)" }
 }
+if ($figures.Contains('runner')) { Add-Line "8. **Test runner**: $($figures.runner.perSuiteWall) s wall, $($figures.runner.perSuiteCpu) s CPU per suite (target 1.5 s); project suites -Parallel / serial wall $($figures.runner.parallelRatio) (target 0.6): [runner-results.md](runner-results.md)" }
 Add-Line
 Add-Line 'Everything runs under a dedicated temporary MYHV_HOME, removed at the end (also on failure), with no QEMU left running.'
 if ($sectionErrors.Count) {

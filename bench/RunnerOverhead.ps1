@@ -3,21 +3,28 @@
     Measures the test runner's cost per suite and its parallel speed-up.
 
 .DESCRIPTION
-    dotnet pwsh bench/RunnerOverhead.ps1 [-Suites <n>] [-ProjectPath <dir>] [-Parallel <n>]
+    dotnet pwsh bench/RunnerOverhead.ps1 [-Suites <n>] [-ProjectPath <dir>] [-Parallel <n>] [-OutputDirectory <dir>]
 
-    1. A corpus of -Suites small suites (3 tests each, pure PowerShell), run three ways: one
-       in-process Invoke-Pester over the whole folder (the floor), the runner with -Parallel 1, and
-       the runner with -Parallel <n>. Per-suite overhead = (runner serial - in-process) / suites.
-    2. With -ProjectPath (e.g. tests/Pester): the project's own suites through the runner with
-       -Parallel 1 and with -Parallel <n>; the ratio is parallel / serial wall time.
+    1. A corpus of -Suites small suites (3 tests each, pure PowerShell), run four ways: one
+       in-process Invoke-Pester over the whole folder (the floor), the runner with -Parallel 1
+       (children from the ReadyToRun copy of pwsh that Bootstrap makes), the same with children
+       from the plain IL-only pwsh (MYHV_RUNNER_PLAIN_PWSH=1: what that copy saves), and the
+       runner with -Parallel <n>. Per-suite overhead = (runner serial - in-process) / suites.
+    2. With -ProjectPath (Invoke-Benchmark passes tests/Pester/Experience): those project suites
+       through the runner with -Parallel 1 and with -Parallel <n>; the ratio is parallel / serial
+       wall time (target at most 0.6).
 
-    Prints a Markdown table and writes it to bench/runner-results.md. Wall times depend on how
-    busy the machine is; the load average before and after each figure is reported with it.
+    Each figure has its wall time and its CPU time (user + system of the whole process tree: the
+    runner reaps its suites, so they count). The machine is shared: wall time rises with other
+    people's load, CPU time much less, so the per-suite overhead is given in both; the load
+    average before and after each figure is reported with it.
+    Writes runner-results.md into -OutputDirectory and returns the figures.
 #>
 param(
     [int] $Suites = 8,
     [string] $ProjectPath,
-    [int] $Parallel = [Environment]::ProcessorCount
+    [int] $Parallel = [Environment]::ProcessorCount,
+    [string] $OutputDirectory = $PSScriptRoot
 )
 $ErrorActionPreference = 'Stop'
 $repo = Split-Path -Parent $PSScriptRoot
@@ -25,17 +32,36 @@ $repo = Split-Path -Parent $PSScriptRoot
 $runner = Join-Path $repo 'tests/Pester/Invoke-TestRun.ps1'
 $launch = @([Environment]::ProcessPath)
 if ([System.IO.Path]::GetFileNameWithoutExtension($launch[0]) -ne 'pwsh') { $launch += Join-Path $PSHOME 'pwsh.dll' }
+$ticks = 100.0   # USER_HZ: /proc's clock ticks per second on Linux
 
 function Get-Load { ([System.IO.File]::ReadAllText('/proc/loadavg') -split ' ')[0] }
 
-function Measure-Child {
-    <# Wall seconds of one child pwsh run (its output goes to a log), and its exit code. #>
-    param([string[]] $Arguments, [string] $Log)
-    $clock = [System.Diagnostics.Stopwatch]::StartNew()
-    $exe = $launch[0]; $rest = @($launch | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive') + $Arguments
-    & $exe @rest *> $Log
-    [pscustomobject]@{ Seconds = [Math]::Round($clock.Elapsed.TotalSeconds, 1); ExitCode = $LASTEXITCODE }
+function Get-ReapedCpuSeconds {
+    <# CPU seconds (user + system) of every child this process has waited for, and of their waited-for descendants. #>
+    $stat = [System.IO.File]::ReadAllText('/proc/self/stat')
+    $fields = $stat.Substring($stat.LastIndexOf(')') + 2).Split(' ')
+    ([double] $fields[13] + [double] $fields[14]) / $ticks   # cutime, cstime (fields 16 and 17)
 }
+
+function Measure-Child {
+    <# Wall and CPU seconds of one child pwsh run (its output goes to a log), and its exit code. #>
+    param([string] $Figure, [string[]] $Arguments, [string] $Log, [hashtable] $Environment = @{})
+    $load = Get-Load
+    $saved = @{}
+    foreach ($k in $Environment.Keys) { $saved[$k] = [Environment]::GetEnvironmentVariable($k); [Environment]::SetEnvironmentVariable($k, $Environment[$k]) }
+    try {
+        $cpu = Get-ReapedCpuSeconds
+        $clock = [System.Diagnostics.Stopwatch]::StartNew()
+        $exe = $launch[0]; $rest = @($launch | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive') + $Arguments
+        & $exe @rest *> $Log
+        $code = $LASTEXITCODE
+        $wall = $clock.Elapsed.TotalSeconds
+        $cpu = (Get-ReapedCpuSeconds) - $cpu
+    } finally { foreach ($k in $saved.Keys) { [Environment]::SetEnvironmentVariable($k, $saved[$k]) } }
+    [pscustomobject]@{ Figure = $Figure; Seconds = [Math]::Round($wall, 1); CpuSeconds = [Math]::Round($cpu, 1); ExitCode = $code; Load = "$load/$(Get-Load)" }
+}
+
+function Format-Row { param($Row) "| $($Row.Figure) | $($Row.Seconds) | $($Row.CpuSeconds) | $($Row.ExitCode) | $($Row.Load) |" }
 
 $work = (& mktemp -d -p /tmp 'mhro-XXXXXX').Trim()
 try {
@@ -49,33 +75,44 @@ Describe 'suite $i' {
 }
 "@
     }
-    $rows = [System.Collections.Generic.List[object]]::new()
     $inProcess = "Import-Module '$(Get-PesterManifestPath)'; `$c = New-PesterConfiguration; `$c.Run.Path = '$corpus'; `$c.Run.Exit = `$true; `$c.Output.Verbosity = 'Normal'; Invoke-Pester -Configuration `$c"
-    $load = Get-Load
-    $floor = Measure-Child -Arguments @('-Command', $inProcess) -Log (Join-Path $work 'inprocess.log')
-    $rows.Add([pscustomobject]@{ Figure = "$Suites small suites, one in-process Invoke-Pester"; Seconds = $floor.Seconds; Exit = $floor.ExitCode; Load = "$load/$(Get-Load)" })
-    $load = Get-Load
-    $serial = Measure-Child -Arguments @('-File', $runner, '-Path', $corpus, '-OutputDir', (Join-Path $work 'o1'), '-Parallel', '1') -Log (Join-Path $work 'serial.log')
-    $rows.Add([pscustomobject]@{ Figure = "$Suites small suites, runner -Parallel 1"; Seconds = $serial.Seconds; Exit = $serial.ExitCode; Load = "$load/$(Get-Load)" })
-    $load = Get-Load
-    $par = Measure-Child -Arguments @('-File', $runner, '-Path', $corpus, '-OutputDir', (Join-Path $work 'o2'), '-Parallel', "$Parallel") -Log (Join-Path $work 'parallel.log')
-    $rows.Add([pscustomobject]@{ Figure = "$Suites small suites, runner -Parallel $Parallel"; Seconds = $par.Seconds; Exit = $par.ExitCode; Load = "$load/$(Get-Load)" })
-    $perSuite = [Math]::Round(($serial.Seconds - $floor.Seconds) / $Suites, 2)
-    $lines = @('| figure | wall s | exit | load before/after |', '| --- | ---: | ---: | --- |')
-    $lines += @($rows | ForEach-Object { "| $($_.Figure) | $($_.Seconds) | $($_.Exit) | $($_.Load) |" })
-    $lines += '', "Per-suite overhead of the runner (serial minus in-process, per suite): **$perSuite s** (target 1.5 s)."
+    $floor = Measure-Child -Figure "$Suites small suites, one in-process Invoke-Pester" -Arguments @('-Command', $inProcess) -Log (Join-Path $work 'inprocess.log')
+    $serial = Measure-Child -Figure "$Suites small suites, runner -Parallel 1" -Arguments @('-File', $runner, '-Path', $corpus, '-OutputDir', (Join-Path $work 'o1'), '-Parallel', '1') -Log (Join-Path $work 'serial.log')
+    $plain = Measure-Child -Figure "$Suites small suites, runner -Parallel 1, children from the IL-only pwsh" -Arguments @('-File', $runner, '-Path', $corpus, '-OutputDir', (Join-Path $work 'o3'), '-Parallel', '1') `
+        -Log (Join-Path $work 'plain.log') -Environment @{ MYHV_RUNNER_PLAIN_PWSH = '1' }
+    $par = Measure-Child -Figure "$Suites small suites, runner -Parallel $Parallel" -Arguments @('-File', $runner, '-Path', $corpus, '-OutputDir', (Join-Path $work 'o2'), '-Parallel', "$Parallel") -Log (Join-Path $work 'parallel.log')
+    $figures = [ordered]@{
+        corpusSuites        = $Suites
+        perSuiteWall        = [Math]::Round(($serial.Seconds - $floor.Seconds) / $Suites, 2)
+        perSuiteCpu         = [Math]::Round(($serial.CpuSeconds - $floor.CpuSeconds) / $Suites, 2)
+        perSuiteWallPlain   = [Math]::Round(($plain.Seconds - $floor.Seconds) / $Suites, 2)
+        perSuiteCpuPlain    = [Math]::Round(($plain.CpuSeconds - $floor.CpuSeconds) / $Suites, 2)
+        runs                = @($floor, $serial, $plain, $par)
+    }
+    $lines = @('| figure | wall s | CPU s | exit | load before/after |', '| --- | ---: | ---: | ---: | --- |')
+    $lines += @($figures.runs | ForEach-Object { Format-Row $_ })
+    $lines += '', ("Per-suite overhead of the runner (serial minus in-process, per suite): **{0} s wall, {1} s CPU** (target 1.5 s); with children from the IL-only pwsh: {2} s wall, {3} s CPU." -f
+        $figures.perSuiteWall, $figures.perSuiteCpu, $figures.perSuiteWallPlain, $figures.perSuiteCpuPlain)
     if ($ProjectPath) {
-        $load = Get-Load
-        $ps = Measure-Child -Arguments @('-File', $runner, '-Path', $ProjectPath, '-OutputDir', (Join-Path $work 'p1'), '-Parallel', '1') -Log (Join-Path $work 'project-serial.log')
-        $load2 = Get-Load
-        $pp = Measure-Child -Arguments @('-File', $runner, '-Path', $ProjectPath, '-OutputDir', (Join-Path $work 'p2'), '-Parallel', "$Parallel") -Log (Join-Path $work 'project-parallel.log')
-        $lines += '', "| project suites ($ProjectPath) | wall s | exit | load before/after |", '| --- | ---: | ---: | --- |'
-        $lines += "| -Parallel 1 | $($ps.Seconds) | $($ps.ExitCode) | $load/$load2 |", "| -Parallel $Parallel | $($pp.Seconds) | $($pp.ExitCode) | $load2/$(Get-Load) |"
-        $lines += '', "Parallel / serial wall time: **$([Math]::Round($pp.Seconds / [Math]::Max(0.1, $ps.Seconds), 2))** (target at most 0.6)."
+        $count = @(Get-ChildItem -LiteralPath $ProjectPath -Recurse -Filter '*.Tests.ps1').Count
+        $ps = Measure-Child -Figure "$count suites of $ProjectPath, -Parallel 1" -Arguments @('-File', $runner, '-Path', $ProjectPath, '-OutputDir', (Join-Path $work 'p1'), '-Parallel', '1') -Log (Join-Path $work 'project-serial.log')
+        $pp = Measure-Child -Figure "$count suites of $ProjectPath, -Parallel $Parallel" -Arguments @('-File', $runner, '-Path', $ProjectPath, '-OutputDir', (Join-Path $work 'p2'), '-Parallel', "$Parallel") -Log (Join-Path $work 'project-parallel.log')
+        $figures.projectPath = $ProjectPath
+        $figures.projectRuns = @($ps, $pp)
+        $figures.parallelRatio = [Math]::Round($pp.Seconds / [Math]::Max(0.1, $ps.Seconds), 2)
+        $lines += '', '| project suites | wall s | CPU s | exit | load before/after |', '| --- | ---: | ---: | ---: | --- |'
+        $lines += @($figures.projectRuns | ForEach-Object { Format-Row $_ })
+        $lines += '', "Parallel / serial wall time: **$($figures.parallelRatio)** (target at most 0.6)."
+        foreach ($log in 'project-serial.log', 'project-parallel.log') {
+            $final = @(Get-Content -LiteralPath (Join-Path $work $log) | Where-Object { $_ -match '^Pester: ' }) | Select-Object -Last 1
+            $lines += "- $log final line: ``$final``"
+        }
     }
     $text = "# Runner overhead ($(Get-Date -AsUTC -Format 'yyyy-MM-dd HH:mm') UTC, $([Environment]::ProcessorCount) processors)`n`n" + ($lines -join "`n") + "`n"
-    Set-Content -LiteralPath (Join-Path $PSScriptRoot 'runner-results.md') -Value $text
-    $text
+    $null = New-Item -ItemType Directory -Force -Path $OutputDirectory
+    Set-Content -LiteralPath (Join-Path $OutputDirectory 'runner-results.md') -Value $text
+    Write-Host $text
+    [pscustomobject] $figures
 } finally {
     & rm -rf -- $work
 }

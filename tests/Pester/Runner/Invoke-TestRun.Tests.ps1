@@ -3,7 +3,8 @@
 # exit code, summary.json, per-suite status and counts and its final line are checked.
 # This suite is itself run by the runner, so there are two runners nested: the inner ones nest
 # their MYHV_TEST_ROOTs inside ours and print their suites' lines with their own prefixes.
-# Inner runs use -Parallel 2 (SerialAll: -Parallel 1 over every fixture, compared verdict by verdict).
+# Inner runs use -Parallel 2 (SerialAll: -Parallel 1 over every fixture, compared verdict by verdict;
+# HangSerial: the Hang fixture with -Parallel 1, apart so that its timeout does not hold up SerialAll).
 
 BeforeDiscovery {
     $scenarios = (Import-PowerShellDataFile -LiteralPath (Join-Path $PSScriptRoot 'RunnerScenarios.psd1')).Scenarios
@@ -165,11 +166,11 @@ Describe 'Invoke-TestRun cancelled with <Name>' -ForEach @($scenarios | Where-Ob
     }
 }
 
-Describe 'Invoke-TestRun -Parallel 1 over every fixture at once' {
+Describe 'Invoke-TestRun -Parallel 1 over every fixture at once (Hang: HangSerial, checked like every scenario)' {
     BeforeAll {
         $serial = $Runs['SerialAll']
         $all = (Import-PowerShellDataFile -LiteralPath (Join-Path $PSScriptRoot 'RunnerScenarios.psd1')).Scenarios   # discovery's $scenarios is not visible here
-        $expected = @($all | Where-Object { -not $_.ContainsKey('Generate') -and -not $_.ContainsKey('Signal') -and -not $_.ContainsKey('Serial') -and -not ($_.ContainsKey('CI') -and $_.CI -and -not $_.ContainsKey('AnyCI')) } |
+        $expected = @($all | Where-Object { -not $_.ContainsKey('Generate') -and -not $_.ContainsKey('Signal') -and -not $_.ContainsKey('Serial') -and -not $_.ContainsKey('SerialApart') -and -not ($_.ContainsKey('CI') -and $_.CI -and -not $_.ContainsKey('AnyCI')) } |
                 ForEach-Object { $_.Suites })
     }
 

@@ -3,7 +3,8 @@
 # function in RunnerTestSupport.ps1). Data for Invoke-TestRun.Tests.ps1.
 # Suites are keyed by file name, never by position: the assertions hold in any run order.
 # Runs use -Parallel 2 unless a scenario says otherwise; SerialAll runs every committed fixture
-# at once with -Parallel 1, and each of its verdicts must equal the one expected here.
+# (but those marked SerialApart, run serially on their own) at once with -Parallel 1, and each of
+# its verdicts must equal the one expected here.
 @{
     Scenarios = @(
         @{ Name = 'ExitAtTop'; ExitCode = 1; Final = 'Pester: 0 passed, 1 failed, 0 skipped'
@@ -21,7 +22,10 @@
             Suites = @(@{ File = 'ExitBetweenDescribes.Tests.ps1'; Status = 'crashed'; Passed = 1; Failed = 1; Skipped = 0; Reason = '*does not reach the end of the file*' }) }
         @{ Name = 'SigKill'; ExitCode = 1; Final = 'Pester: 0 passed, 1 failed, 0 skipped'
             Suites = @(@{ File = 'SigKill.Tests.ps1'; Status = 'crashed'; Passed = 0; Failed = 1; Skipped = 0; SuiteExitCode = 137; Reason = '*without saying goodbye*' }) }
-        @{ Name = 'Hang'; ExitCode = 1; Final = 'Pester: 0 passed, 1 failed, 0 skipped'; TimeoutSeconds = 20; PidFile = 'hang.pids'
+        # Hang runs serially in HangSerial, not inside SerialAll: there its timeout would hold up every fixture after it.
+        @{ Name = 'Hang'; ExitCode = 1; Final = 'Pester: 0 passed, 1 failed, 0 skipped'; TimeoutSeconds = 20; PidFile = 'hang.pids'; SerialApart = $true
+            Suites = @(@{ File = 'Hang.Tests.ps1'; Status = 'timedout'; Passed = 0; Failed = 1; Skipped = 0; Reason = '*timeout*' }) }
+        @{ Name = 'HangSerial'; Fixture = 'Hang'; Parallel = 1; ExitCode = 1; Final = 'Pester: 0 passed, 1 failed, 0 skipped'; TimeoutSeconds = 20; PidFile = 'hang.pids'
             Suites = @(@{ File = 'Hang.Tests.ps1'; Status = 'timedout'; Passed = 0; Failed = 1; Skipped = 0; Reason = '*timeout*' }) }
         @{ Name = 'NoTests'; ExitCode = 1; Final = 'Pester: 0 passed, 1 failed, 0 skipped'
             Suites = @(@{ File = 'NoTests.Tests.ps1'; Status = 'empty'; Passed = 0; Failed = 1; Skipped = 0; Reason = '*no test*' }) }
@@ -96,6 +100,6 @@
             Suites = @(@{ File = 'Hang.Tests.ps1'; Status = 'crashed'; Passed = 0; Failed = 1; Skipped = 0; Reason = 'runner interrupted (SIGTERM)*' }) }
         @{ Name = 'SigInt'; Fixture = 'Hang'; Signal = 'INT'; TimeoutSeconds = 600; PidFile = 'hang.pids'; ExitCode = 1; Final = 'Pester: 0 passed, 1 failed, 0 skipped'
             Suites = @(@{ File = 'Hang.Tests.ps1'; Status = 'crashed'; Passed = 0; Failed = 1; Skipped = 0; Reason = 'runner interrupted (SIGINT)*' }) }
-        @{ Name = 'SerialAll'; Fixture = '.'; Parallel = 1; TimeoutSeconds = 90; ExitCode = 1; Serial = $true }
+        @{ Name = 'SerialAll'; Generate = 'New-SerialFixture'; Parallel = 1; TimeoutSeconds = 90; ExitCode = 1; Serial = $true }
     )
 }

@@ -89,7 +89,8 @@ function Invoke-RunnerScenario {
     )
     $results = @{}
     $running = [System.Collections.Generic.List[object]]::new()
-    $ordered = @($Scenarios | Sort-Object { -not $_.ContainsKey('TimeoutSeconds') }, { $_.Name })
+    # The serial run over every fixture is the longest chain: first; then the ones that wait on a timeout.
+    $ordered = @($Scenarios | Sort-Object { -not $_.ContainsKey('Serial') }, { -not $_.ContainsKey('TimeoutSeconds') }, { $_.Name })
     foreach ($scenario in $ordered) {
         while ($running.Count -ge $Throttle) {
             $done = @($running | Where-Object { $_.Run.Process.HasExited })
@@ -220,6 +221,23 @@ function New-NewlineFixture {
     $null = New-Item -ItemType Directory -Path $Root -Force
     $name = "evil`nALL TESTS PASSED`nPester: 9 passed, 0 failed, 0 skipped`e[2K.Tests.ps1"
     Set-Content -LiteralPath ([System.IO.Path]::Join($Root, $name)) -Value "Describe 'evil' { It 'fails' { 1 | Should -Be 2 } }"
+    $Root
+}
+
+function New-SerialFixture {
+    <#
+    Every committed fixture folder as a symlink (discovery follows them), but those whose scenario
+    is marked SerialApart (the Hang fixture: its timeout would hold up the whole serial chain;
+    HangSerial runs it with -Parallel 1 on its own).
+    #>
+    param([Parameter(Mandatory)] [string] $Root)
+    $fixtures = Join-Path (Split-Path -Parent (Split-Path -Parent $PSScriptRoot)) 'RunnerFixtures'
+    $apart = @((Import-PowerShellDataFile -LiteralPath (Join-Path $PSScriptRoot 'RunnerScenarios.psd1')).Scenarios |
+            Where-Object { $_.ContainsKey('SerialApart') } | ForEach-Object { if ($_.ContainsKey('Fixture')) { $_.Fixture } else { $_.Name } })
+    $null = New-Item -ItemType Directory -Path $Root -Force
+    foreach ($dir in Get-ChildItem -LiteralPath $fixtures -Directory) {
+        if ($dir.Name -notin $apart) { $null = New-Item -ItemType SymbolicLink -Path (Join-Path $Root $dir.Name) -Target $dir.FullName }
+    }
     $Root
 }
 
