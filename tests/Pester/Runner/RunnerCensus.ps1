@@ -17,7 +17,6 @@ $script:IpExe = (Get-Command -Name ip -CommandType Application -ErrorAction Sile
 $script:UmountExe = (Get-Command -Name umount -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1).Source
 # Resolved as programs on purpose: in pwsh, 'rm' and 'kill' are aliases of cmdlets.
 $script:RmExe = (Get-Command -Name rm -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
-$script:MktempExe = (Get-Command -Name mktemp -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
 
 function Get-HostNetSnapshot {
     <# mh* network devices and network namespaces that exist right now. #>
@@ -30,7 +29,12 @@ function Get-HostNetSnapshot {
 function Get-MountPointUnder {
     <# Mount points at or under $Root (from /proc/self/mountinfo), deepest first. #>
     param([Parameter(Mandatory)] [string] $Root)
-    $points = foreach ($line in [System.IO.File]::ReadAllLines('/proc/self/mountinfo')) {
+    # mountinfo writes space, tab, newline and backslash as octal escapes: a mount at or under the
+    # root holds the root written that way, so a table without it (the usual case) needs no parse.
+    $text = [System.IO.File]::ReadAllText('/proc/self/mountinfo')
+    $escaped = [regex]::Replace($Root, '[ \t\n\\]', { param($m) '\{0}' -f [Convert]::ToString([int][char] $m.Value, 8).PadLeft(3, '0') })
+    if (-not $text.Contains($escaped)) { return @() }
+    $points = foreach ($line in $text.Split("`n", [System.StringSplitOptions]::RemoveEmptyEntries)) {
         $raw = $line.Split(' ')[4]
         $point = [regex]::Replace($raw, '\\([0-7]{3})', { param($m) [string][char][Convert]::ToInt32($m.Groups[1].Value, 8) })
         if ($point -eq $Root -or $point.StartsWith("$Root/")) { $point }
@@ -153,16 +157,20 @@ function Invoke-LeakCensus {
 
 function New-SuiteTempRoot {
     <#
-    A fresh, short, private (0700) directory for one suite's MYHV_TEST_ROOT, made atomically by
-    mktemp. Short on purpose: unix socket paths under it must stay far below 108 bytes. Under a
+    A fresh, short, private (0700) directory for one suite's MYHV_TEST_ROOT, made atomically
+    (mkdir(2) of a random name). Short on purpose: unix socket paths under it must stay far below 108 bytes. Under a
     runner that is itself running as a suite, it nests inside that suite's root, so the outer
     runner's census also sees anything the inner run leaks.
     #>
     $base = if ($env:MYHV_TEST_ROOT -and (Test-Path -LiteralPath $env:MYHV_TEST_ROOT -PathType Container) -and
         $env:MYHV_TEST_ROOT.Length -le 40) { $env:MYHV_TEST_ROOT } else { '/tmp' }
-    $dir = & $script:MktempExe -d -p $base 'mhT-XXXXXX'
-    if ($LASTEXITCODE -ne 0 -or -not $dir) { throw "mktemp could not create a directory under $base" }
-    $dir.Trim()
+    # As mktemp -d does it, without starting a process: a random name, mkdir 0700, never an existing name.
+    $alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+    for ($try = 0; $try -lt 100; $try++) {
+        $dir = [System.IO.Path]::Join($base, 'mhT-' + [System.Security.Cryptography.RandomNumberGenerator]::GetString($alphabet, 6))
+        if ([MyHvRunnerNative]::MakePrivateDirectory($dir)) { return $dir }
+    }
+    throw "could not create a private directory under $base"
 }
 
 function Remove-SuiteTempRoot {

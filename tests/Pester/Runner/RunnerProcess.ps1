@@ -15,9 +15,25 @@ $script:PwshLaunch = $null      # how every child pwsh of this run starts (Get-P
 
 $script:NativeSource = @'
 using System;
+using System.Collections.Generic;
+using System.IO;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+// One live process, from /proc/<pid>/stat, cmdline and environ.
+public sealed class MyHvProcessRow {
+    public int Pid { get; set; }
+    public string State { get; set; }
+    public int PPid { get; set; }
+    public int Pgrp { get; set; }
+    public int Sid { get; set; }
+    public long Start { get; set; }
+    public string CmdLine { get; set; }
+    public string[] Markers { get; set; }   // the suite tokens of every marker variable in its environment
+}
 // SIGINT/SIGTERM to the runner only set a flag the scheduler polls, so cleanup runs in order on
 // the runner's own thread; prctl makes the runner the child subreaper of everything it starts.
+// The process table and the search for a suite's processes are here too: they run after every
+// suite over every process on a busy shared host, which costs a PowerShell loop ten times more.
 public static class MyHvRunnerNative {
     public static volatile int Signal;
     static PosixSignalRegistration sigint, sigterm, sighup;
@@ -33,6 +49,116 @@ public static class MyHvRunnerNative {
     public static bool BecomeSubreaper() { return prctl(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0) == 0; }
     // Reaps one adopted orphan (never a child .NET started: those it reaps itself).
     public static bool Reap(int pid) { int status; return waitpid(pid, out status, 1 /* WNOHANG */) == pid; }
+    [DllImport("libc", SetLastError = true)] static extern int mkdir(string path, uint mode);
+    // mkdir(2) with mode 0700: fails (false) when the name exists, whatever it is (mktemp's rule).
+    public static bool MakePrivateDirectory(string path) { return mkdir(path, 448 /* 0700 */) == 0; }
+
+    static byte[] buffer = new byte[1 << 16];
+    // A /proc file's bytes into the shared buffer (no stream or text decoding: most of a table's cost).
+    static int ReadProcFile(string path) {
+        using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read)) {
+            int total = 0;
+            while (true) {
+                if (total == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+                int n = RandomAccess.Read(handle, new Span<byte>(buffer, total, buffer.Length - total), total);
+                if (n <= 0) return total;
+                total += n;
+            }
+        }
+    }
+
+    public static List<MyHvProcessRow> ReadProcessTable(string markerName) {
+        lock (typeof(MyHvRunnerNative)) {
+        var rows = new List<MyHvProcessRow>();
+        byte[] needle = System.Text.Encoding.ASCII.GetBytes("\0" + markerName + "=");
+        var utf8 = System.Text.Encoding.UTF8;
+        foreach (string dir in Directory.EnumerateDirectories("/proc")) {
+            int pid;
+            if (!int.TryParse(Path.GetFileName(dir), out pid)) continue;
+            string stat, cmd;
+            try {
+                stat = System.Text.Encoding.ASCII.GetString(buffer, 0, ReadProcFile(dir + "/stat"));
+                cmd = utf8.GetString(buffer, 0, ReadProcFile(dir + "/cmdline"));
+            } catch { continue; }   // it ended while we looked
+            var markers = new List<string>();
+            try {
+                // Every occurrence of the variable counts: a hand-made environment may hold it twice.
+                // Searched as bytes after a NUL; the buffer starts with one, so the first variable counts too.
+                buffer[0] = 0;
+                int length;
+                using (var handle = File.OpenHandle(dir + "/environ", FileMode.Open, FileAccess.Read)) {
+                    length = 1;
+                    while (true) {
+                        if (length == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+                        int n = RandomAccess.Read(handle, new Span<byte>(buffer, length, buffer.Length - length), length - 1);
+                        if (n <= 0) break;
+                        length += n;
+                    }
+                }
+                var env = new ReadOnlySpan<byte>(buffer, 0, length);
+                for (int at = env.IndexOf(needle); at >= 0; ) {
+                    int from = at + needle.Length;
+                    int end = env.Slice(from).IndexOf((byte) 0); end = end < 0 ? length : from + end;
+                    markers.AddRange(utf8.GetString(buffer, from, end - from).Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries));
+                    int next = env.Slice(end).IndexOf(needle);
+                    at = next < 0 ? -1 : end + next;
+                }
+            } catch { }
+            // comm (field 2) may hold spaces and parentheses: split after the LAST ')'.
+            int close = stat.LastIndexOf(')');
+            if (close < 0 || close + 2 >= stat.Length) continue;
+            string[] f = stat.Substring(close + 2).Split(' ');
+            if (f.Length < 20) continue;
+            rows.Add(new MyHvProcessRow { Pid = pid, State = f[0], PPid = int.Parse(f[1]), Pgrp = int.Parse(f[2]), Sid = int.Parse(f[3]),
+                Start = long.Parse(f[19]), CmdLine = cmd.Replace('\0', ' ').TrimEnd(), Markers = markers.ToArray() });
+        }
+        return rows;
+        }
+    }
+
+    // This process and its ancestors: never signalled, whatever a search finds.
+    public static HashSet<int> ProtectedPids(List<MyHvProcessRow> table, int self) {
+        var byPid = new Dictionary<int, MyHvProcessRow>();
+        foreach (var row in table) byPid[row.Pid] = row;
+        var protectedPids = new HashSet<int>();
+        for (int p = self; p > 0 && protectedPids.Add(p) && byPid.ContainsKey(p); p = byPid[p].PPid) { }
+        return protectedPids;
+    }
+
+    // True when a command line names path itself or something under it (not a longer sibling name).
+    public static bool NamesPath(string cmdLine, string path) {
+        return cmdLine.Contains(path) && Regex.IsMatch(cmdLine, "(?:^|[\\s=:,'\"])" + Regex.Escape(path) + "(?:$|[/\\s,:'\"])");
+    }
+
+    // See Find-SuiteProcess in RunnerProcess.ps1 for what belongs to a suite.
+    public static List<MyHvProcessRow> FindSuite(List<MyHvProcessRow> table, int self, string token, int leaderPid, string rootPath, int[] also, int[] exclude, bool adoptUnmarked) {
+        var protectedPids = ProtectedPids(table, self);
+        var excluded = new HashSet<int>(exclude ?? new int[0]);
+        var alsoSet = new HashSet<int>(also ?? new int[0]);
+        var children = new Dictionary<int, List<int>>();
+        var wanted = new HashSet<int>();
+        foreach (var row in table) {
+            List<int> kids;
+            if (!children.TryGetValue(row.PPid, out kids)) { kids = new List<int>(); children[row.PPid] = kids; }
+            kids.Add(row.Pid);
+            if (excluded.Contains(row.Pid)) continue;
+            if (!string.IsNullOrEmpty(token) && Array.IndexOf(row.Markers, token) >= 0) wanted.Add(row.Pid);
+            // By group/session id, not by pid: once the leader is gone its pid may be reused.
+            else if (leaderPid > 0 && (row.Pgrp == leaderPid || row.Sid == leaderPid)) wanted.Add(row.Pid);
+            else if (!string.IsNullOrEmpty(rootPath) && NamesPath(row.CmdLine, rootPath)) wanted.Add(row.Pid);
+            else if (alsoSet.Contains(row.Pid)) wanted.Add(row.Pid);
+            else if (adoptUnmarked && row.PPid == self && row.Markers.Length == 0) wanted.Add(row.Pid);
+        }
+        var queue = new Queue<int>(wanted);
+        while (queue.Count > 0) {
+            List<int> kids;
+            if (!children.TryGetValue(queue.Dequeue(), out kids)) continue;
+            foreach (int kid in kids) if (!excluded.Contains(kid) && wanted.Add(kid)) queue.Enqueue(kid);
+        }
+        var found = new List<MyHvProcessRow>();
+        foreach (var row in table) if (wanted.Contains(row.Pid) && !protectedPids.Contains(row.Pid) && row.State != "Z") found.Add(row);
+        return found;
+    }
 }
 '@
 
@@ -57,58 +183,24 @@ function Initialize-RunnerNative {
 
 function Get-ProcessTable {
     <#
-    Every live process from /proc: Pid, PPid, Pgrp, Sid, State, the command line (NULs as spaces)
-    and Markers (the suite tokens in its environment; empty when it has none or cannot be read).
+    Every live process from /proc: Pid, PPid, Pgrp, Sid, State, Start, the command line (NULs as
+    spaces) and Markers (the suite tokens in its environment; empty when it has none or cannot be read).
     #>
-    $rows = [System.Collections.Generic.List[object]]::new()
-    $needle = "$script:MarkerName="
-    foreach ($dir in [System.IO.Directory]::EnumerateDirectories('/proc')) {
-        $procId = 0
-        if (-not [int]::TryParse([System.IO.Path]::GetFileName($dir), [ref] $procId)) { continue }
-        try {
-            $stat = [System.IO.File]::ReadAllText("$dir/stat")
-            $cmd = [System.IO.File]::ReadAllText("$dir/cmdline")
-        } catch { continue }   # it ended while we looked
-        $markers = [string[]] @()
-        try {
-            $environ = [System.IO.File]::ReadAllText("$dir/environ")
-            $at = $environ.IndexOf("`0$needle")
-            if ($at -ge 0) { $at += 1 } elseif ($environ.StartsWith($needle)) { $at = 0 }
-            if ($at -ge 0) {
-                $end = $environ.IndexOf([char] 0, $at); if ($end -lt 0) { $end = $environ.Length }
-                $markers = $environ.Substring($at + $needle.Length, $end - $at - $needle.Length).Split(' ', [System.StringSplitOptions]::RemoveEmptyEntries)
-            }
-        } catch { }
-        # comm (field 2) may hold spaces and parentheses: split after the LAST ')'.
-        $fields = $stat.Substring($stat.LastIndexOf(')') + 2).Split(' ')
-        $rows.Add([pscustomobject]@{
-                Pid     = $procId
-                State   = $fields[0]
-                PPid    = [int] $fields[1]
-                Pgrp    = [int] $fields[2]
-                Sid     = [int] $fields[3]
-                Start   = [long] $fields[19]
-                CmdLine = $cmd.Replace([char] 0, ' ').TrimEnd()
-                Markers = $markers
-            })
-    }
-    $rows
+    [MyHvRunnerNative]::ReadProcessTable($script:MarkerName)
 }
 
 function Get-ProtectedPid {
     <# This runner and its ancestors: never signalled, whatever a search finds. #>
     param([object[]] $Table)
-    $byPid = @{}
-    foreach ($row in $Table) { $byPid[$row.Pid] = $row }
-    $protected = [System.Collections.Generic.HashSet[int]]::new()
-    for ($p = $PID; $p -gt 0 -and $protected.Add($p) -and $byPid.ContainsKey($p); $p = $byPid[$p].PPid) { }
-    , $protected
+    $list = [System.Collections.Generic.List[MyHvProcessRow]]::new()
+    foreach ($row in $Table) { $list.Add($row) }
+    , [MyHvRunnerNative]::ProtectedPids($list, $PID)
 }
 
 function Test-CmdLineNamesPath {
     <# True when a command line names $Path itself or something under it (not a longer sibling name). #>
     param([string] $CmdLine, [Parameter(Mandatory)] [string] $Path)
-    $CmdLine -match ('(?:^|[\s=:,''"])' + [regex]::Escape($Path) + '(?:$|[/\s,:''"])')
+    [MyHvRunnerNative]::NamesPath($CmdLine, $Path)
 }
 
 function Find-SuiteProcess {
@@ -120,33 +212,12 @@ function Find-SuiteProcess {
       - orphans the runner adopted as child subreaper that carry no marker at all (their
         environment was emptied), when $AdoptUnmarked: they can only come from a suite,
       - and the descendants of all of these.
-    $Exclude: pids never to report (other suites' live leaders, warm children).
+    Never this runner or its ancestors. $Exclude: pids never to report (other suites' live
+    leaders, warm children). One read of /proc; the matching is compiled (MyHvRunnerNative.FindSuite).
     #>
     param([string] $Token, [int] $LeaderPid, [string] $RootPath, [int[]] $AlsoPid = @(), [int[]] $Exclude = @(), [switch] $AdoptUnmarked)
-    $table = @(Get-ProcessTable)
-    $protected = Get-ProtectedPid -Table $table
-    $excluded = [System.Collections.Generic.HashSet[int]]::new([int[]] @($Exclude))
-    $also = [System.Collections.Generic.HashSet[int]]::new([int[]] @($AlsoPid))
-    $children = [System.Collections.Generic.Dictionary[int, System.Collections.Generic.List[int]]]::new()
-    $wanted = [System.Collections.Generic.HashSet[int]]::new()
-    foreach ($row in $table) {
-        if (-not $children.ContainsKey($row.PPid)) { $children[$row.PPid] = [System.Collections.Generic.List[int]]::new() }
-        $children[$row.PPid].Add($row.Pid)
-        if ($excluded.Contains($row.Pid)) { continue }
-        if ($Token -and $row.Markers.Count -and [System.Array]::IndexOf([string[]] $row.Markers, $Token) -ge 0) { $null = $wanted.Add($row.Pid) }
-        # By group/session id, not by pid: once the leader is gone its pid may be reused.
-        elseif ($LeaderPid -gt 0 -and ($row.Pgrp -eq $LeaderPid -or $row.Sid -eq $LeaderPid)) { $null = $wanted.Add($row.Pid) }
-        elseif ($RootPath -and $row.CmdLine.Contains($RootPath) -and (Test-CmdLineNamesPath -CmdLine $row.CmdLine -Path $RootPath)) { $null = $wanted.Add($row.Pid) }
-        elseif ($also.Contains($row.Pid)) { $null = $wanted.Add($row.Pid) }
-        elseif ($AdoptUnmarked -and $row.PPid -eq $PID -and -not $row.Markers.Count) { $null = $wanted.Add($row.Pid) }
-    }
-    $queue = [System.Collections.Generic.Queue[int]]::new([int[]] @($wanted))
-    while ($queue.Count) {
-        $kids = $null
-        if (-not $children.TryGetValue($queue.Dequeue(), [ref] $kids)) { continue }
-        foreach ($kid in $kids) { if (-not $excluded.Contains($kid) -and $wanted.Add($kid)) { $queue.Enqueue($kid) } }
-    }
-    foreach ($row in $table) { if ($wanted.Contains($row.Pid) -and -not $protected.Contains($row.Pid) -and $row.State -ne 'Z') { $row } }
+    $table = [MyHvRunnerNative]::ReadProcessTable($script:MarkerName)
+    [MyHvRunnerNative]::FindSuite($table, $PID, $Token, $LeaderPid, $RootPath, [int[]] @($AlsoPid), [int[]] @($Exclude), [bool] $AdoptUnmarked)
 }
 
 function Send-Signal {
