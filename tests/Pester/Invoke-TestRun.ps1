@@ -40,7 +40,10 @@
        host's cgroup v1 hierarchy is not delegated); marker, subreaper, session and process
        group cover every way of detaching short of a process that both empties its environment
        and outlives the runner's census. Children are started ahead (Pester
-       already imported) and get their job over stdin, which is then closed.
+       already imported) and get their job over stdin, which is then closed. Under `dotnet pwsh`
+       they start from the ReadyToRun copy of pwsh that Bootstrap makes (Runner/RunnerPwshCache.ps1:
+       the tool's assemblies are IL only, so each start would JIT-compile PowerShell anew), or
+       from $PSHOME when there is none (or MYHV_RUNNER_PLAIN_PWSH=1).
 
     4. The goodbye: a random key goes to the child over stdin only (never on a command line or
        in the environment); the suite runs in a runspace of its own that cannot see the child's

@@ -35,6 +35,7 @@ function Test-PwshNeedsReadyToRun {
 function Get-ReadyToRunPwshHome {
     <# The finished copy's folder, or $null (not made yet, or not needed). Complete only once its marker exists. #>
     if ($env:MYHV_RUNNER_PLAIN_PWSH -eq '1' -or -not (Test-PwshNeedsReadyToRun)) { return $null }
+    if ([System.IO.File]::Exists((Join-Path $PSHOME $script:PwshCacheMarker))) { return $PSHOME }   # this pwsh is the copy (a nested runner)
     $folder = Get-PwshCacheFolder
     if ([System.IO.File]::Exists((Join-Path $folder $script:PwshCacheMarker)) -and [System.IO.File]::Exists((Join-Path $folder 'pwsh.dll'))) { return $folder }
     $null
