@@ -97,6 +97,19 @@ Describe 'Invoke-TestRun over fixture <Name>' -ForEach @($scenarios | Where-Obje
         }
     }
 
+    It 'lists the suites in plan order (the summary lines, summary.json), whatever order they finished in' {
+        $at = [Array]::FindIndex([string[]] $run.Lines, [Predicate[string]] { param($l) $l -match '^Plan: \d+ suite' })
+        $planned = @(if ($at -ge 0) {
+                $run.Lines | Select-Object -Skip ($at + 1) | Where-Object { $_ -match '^  (.+) \(at least \d+ test\(s\)(, host-exclusive)?\)$' } | ForEach-Object { $Matches[1] }
+            })
+        $listed = @($run.Lines | Where-Object { $_ -match '^  (?:passed|failed|crashed|timedout|noresults|empty|leaked)\s+(.+) \(\d+ passed, \d+ failed, \d+ skipped, [\d.]+s\)$' } | ForEach-Object { $Matches[1] })
+        $planned | Should -HaveCount @($run.Summary.suites).Count
+        $listed | Should -Be $planned
+        [string[]] $paths = @($run.Summary.suites | ForEach-Object path)
+        [string[]] $sorted = $paths.Clone(); [Array]::Sort($sorted, [StringComparer]::Ordinal)
+        $paths | Should -Be $sorted -Because 'the plan is in ordinal order of the paths'
+    }
+
     It 'writes junit.xml that validates against the JUnit schema and agrees with summary.json' {
         $junit = Join-Path $run.OutputDir 'junit.xml'
         $junit | Should -Exist
