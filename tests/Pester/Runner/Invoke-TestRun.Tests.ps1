@@ -104,10 +104,10 @@ Describe 'Invoke-TestRun over fixture <Name>' -ForEach @($scenarios | Where-Obje
             })
         $listed = @($run.Lines | Where-Object { $_ -match '^  (?:passed|failed|crashed|timedout|noresults|empty|leaked)\s+(.+) \(\d+ passed, \d+ failed, \d+ skipped, [\d.]+s\)$' } | ForEach-Object { $Matches[1] })
         $planned | Should -HaveCount @($run.Summary.suites).Count
-        $listed | Should -Be $planned
+        ($listed -join "`n") | Should -BeExactly ($planned -join "`n")
         [string[]] $paths = @($run.Summary.suites | ForEach-Object path)
         [string[]] $sorted = $paths.Clone(); [Array]::Sort($sorted, [StringComparer]::Ordinal)
-        $paths | Should -Be $sorted -Because 'the plan is in ordinal order of the paths'
+        ($paths -join "`n") | Should -BeExactly ($sorted -join "`n") -Because 'the plan is in ordinal order of the paths'
     }
 
     It 'writes junit.xml that validates against the JUnit schema and agrees with summary.json' {
