@@ -25,7 +25,7 @@
         # Hang runs serially in HangSerial, not inside SerialAll: there its timeout would hold up every fixture after it.
         @{ Name = 'Hang'; ExitCode = 1; Final = 'Pester: 0 passed, 1 failed, 0 skipped'; TimeoutSeconds = 20; PidFile = 'hang.pids'; SerialApart = $true
             Suites = @(@{ File = 'Hang.Tests.ps1'; Status = 'timedout'; Passed = 0; Failed = 1; Skipped = 0; Reason = '*timeout*' }) }
-        @{ Name = 'HangSerial'; Fixture = 'Hang'; Parallel = 1; ExitCode = 1; Final = 'Pester: 0 passed, 1 failed, 0 skipped'; TimeoutSeconds = 20; PidFile = 'hang.pids'
+        @{ Name = 'HangSerial'; Fixture = 'Hang'; Parallel = 1; SerialApart = $true; ExitCode = 1; Final = 'Pester: 0 passed, 1 failed, 0 skipped'; TimeoutSeconds = 20; PidFile = 'hang.pids'
             Suites = @(@{ File = 'Hang.Tests.ps1'; Status = 'timedout'; Passed = 0; Failed = 1; Skipped = 0; Reason = '*timeout*' }) }
         @{ Name = 'NoTests'; ExitCode = 1; Final = 'Pester: 0 passed, 1 failed, 0 skipped'
             Suites = @(@{ File = 'NoTests.Tests.ps1'; Status = 'empty'; Passed = 0; Failed = 1; Skipped = 0; Reason = '*no test*' }) }
