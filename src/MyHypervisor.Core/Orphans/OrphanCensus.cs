@@ -39,11 +39,16 @@ public sealed class OrphanCensus(MyHvPaths paths)
             var current = IsCurrent(mark.Home);
             if (current ? records.Holds(mark.VmId, mark.VmName) : !allHomes || OtherHomeHolds(mark)) continue;
             if (ProcessLiveness.Identify(pid) is not { } identity) continue;
+            // A mark naming this home on another user's process is not ours to act on (root reads
+            // every environment): it is reported as another home's, never removed.
+            if (current && OwnerOf(pid) != Host.Privileges.EffectiveUid) current = false;
+            if (!current && !allHomes) continue;
             yield return new VmOrphan
             {
                 Kind = OrphanKind.Process, Home = mark.Home, IsCurrentHome = current, VmName = mark.VmName, VmId = mark.VmId,
                 Target = $"{Path.GetFileName(identity.Executable) ?? "?"} (pid {pid})", Pid = pid, Program = identity.Executable,
-                Reason = $"runs for VM '{mark.VmName}' ({mark.VmId}), which has no record in {mark.Home}",
+                Reason = $"runs for VM '{mark.VmName}' ({mark.VmId}), which has no record in {mark.Home}" +
+                    (current || !IsCurrent(mark.Home) ? "" : "; it belongs to another user, so it is only reported"),
                 Process = identity, Mark = mark,
             };
         }
@@ -64,6 +69,9 @@ public sealed class OrphanCensus(MyHvPaths paths)
             };
         }
     }
+
+    private static uint? OwnerOf(int pid) =>
+        Mono.Unix.Native.Syscall.stat($"/proc/{pid}", out var st) == 0 ? st.st_uid : null;
 
     /// <summary>Another home's record, read the same way (read-only): its orphans are only the ones its own records do not hold.</summary>
     private static bool OtherHomeHolds(OwnerMark mark)

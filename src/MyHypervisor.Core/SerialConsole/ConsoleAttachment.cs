@@ -98,6 +98,17 @@ public sealed class ConsoleAttachment : IDisposable
     /// </summary>
     public Ending Run(Stream output, CancellationToken cancel)
     {
+        try { return Attached(output, cancel); }
+        catch (IOException e)
+        {
+            // The terminal itself failed (its settings could not be changed, the screen was closed).
+            throw new MyHvException(MyHvErrorKind.PrerequisiteMissing,
+                $"The console session of VM '{name}' needs a usable terminal: {e.Message}", name, e);
+        }
+    }
+
+    private Ending Attached(Stream output, CancellationToken cancel)
+    {
         Say(output, $"Connected to the console of VM '{name}'. Press Ctrl+] to detach.\r\n");
         var lineClosed = new ManualResetEventSlim();
         Ending ending;

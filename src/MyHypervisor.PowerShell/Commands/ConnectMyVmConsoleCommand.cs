@@ -15,15 +15,19 @@ namespace MyHypervisor.PowerShell.Commands;
 [OutputType(typeof(void))]
 public sealed class ConnectMyVmConsoleCommand : MyHypervisorCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    /// <summary>One VM, by its exact name: a terminal attaches to one console at a time.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(VmNameCompleter))]
     public string Name { get; set; } = string.Empty;
 
     protected override void ProcessRecord()
     {
+        if (WildcardPattern.ContainsWildcardCharacters(Name))
+            ThrowVmError(new MyHvException(MyHvErrorKind.InvalidVmName,
+                $"'{Name}' is not a VM name: a terminal attaches to one VM's console, so give its exact name (no wildcards).", Name), Name);
         var context = CreateContext();
         foreach (var name in ResolveNames(new[] { Name }))
-            if (!TryForVm(name, () => Attach(name, context))) return;
+            TryForVm(name, () => Attach(name, context));
     }
 
     private void Attach(string name, Core.Lifecycle.OperationContext context)
