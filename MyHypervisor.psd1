@@ -30,6 +30,8 @@
         'New-MyVmImage'
         'Get-MyVmImage'
         'Remove-MyVmImage'
+        'Get-MyVmOrphan'
+        'Connect-MyVmConsole'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

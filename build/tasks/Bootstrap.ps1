@@ -18,6 +18,8 @@ $debianPackages = [ordered]@{
     'mtools'          = '/usr/bin/mcopy'
     'openssh-client'  = '/usr/bin/ssh'
     'openssh-server'  = '/usr/sbin/sshd'
+    # A real terminal for the interactive console's test (Connect-MyVmConsole in a tmux pane).
+    'tmux'            = '/usr/bin/tmux'
 }
 $missing = @($debianPackages.Keys | Where-Object { -not (Test-Path -LiteralPath $debianPackages[$_]) })
 if ($missing) {

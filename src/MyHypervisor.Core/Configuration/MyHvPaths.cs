@@ -45,6 +45,8 @@ public sealed class MyHvPaths
     public string AgentSocket(string name) => Path.Combine(RuntimeDirectory(name), "agent.sock");
     /// <summary>The serial console's line, offered by the hypervisor for an interactive session (the log is kept as well).</summary>
     public string ConsoleSocket(string name) => Path.Combine(RuntimeDirectory(name), "console.sock");
+    /// <summary>Held (flock) by the one interactive console session of a run (Connect-MyVmConsole).</summary>
+    public string ConsoleLock(string name) => Path.Combine(RuntimeDirectory(name), "console.lock");
     public string VolumeSocket(string name, string tag) => Path.Combine(RuntimeDirectory(name), $"fs-{tag}.sock");
 
     /// <summary>

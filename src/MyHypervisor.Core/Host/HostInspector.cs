@@ -64,6 +64,7 @@ public sealed class HostInspector(MyHvPaths paths)
         checks.Add(bridges.Count > 0
             ? Found("Bridge", "bridges: " + string.Join(", ", bridges))
             : Missing("Bridge", "no network bridge on this host (needed only for -Network Bridge)", "ip link add br0 type bridge && ip link set br0 up"));
+        checks.Add(Orphans());
         return checks;
     }
 
@@ -88,6 +89,16 @@ public sealed class HostInspector(MyHvPaths paths)
         {
             return Missing("Accelerator", e.Message, "unset MYHV_ACCEL or set it to auto or tcg");
         }
+    }
+
+    /// <summary>What runs or lies around for VMs of this home whose record is gone (see Get-MyVmOrphan).</summary>
+    private HostCheck Orphans()
+    {
+        var orphans = new Orphans.OrphanCensus(paths).Find();
+        if (orphans.Count == 0) return Found("Orphans", $"no orphaned process, TAP device, mount or file of {paths.Home}");
+        var kinds = string.Join(", ", orphans.GroupBy(o => o.Kind).Select(g => $"{g.Count()} {g.Key}"));
+        return Missing("Orphans", $"{orphans.Count} artifact(s) of VMs with no record in {paths.Home}: {kinds}",
+            "Get-MyVmOrphan lists them; Repair-MyVm -Orphans ends and removes them");
     }
 
     private static string FirstLine(string program, string argument)

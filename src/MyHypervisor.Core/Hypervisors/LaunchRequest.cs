@@ -23,6 +23,8 @@ public sealed record LaunchRequest
     /// to); the console log keeps everything the guest prints either way.
     /// </summary>
     public string? ConsoleSocket { get; init; }
+    /// <summary>Whose the process is: set in its environment, so it is traced to its home and VM without any file.</summary>
+    public required Orphans.OwnerMark Owner { get; init; }
     /// <summary>Bridged networking: the TAP device created by the network step.</summary>
     public string? TapDevice { get; init; }
     /// <summary>One vhost-user socket per volume, served by the volume step's virtiofsd.</summary>

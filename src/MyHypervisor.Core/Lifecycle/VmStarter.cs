@@ -89,6 +89,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 TapDevice = definition.Network.TapName,
                 VolumeSockets = definition.Volumes.Select(v => (v.Tag, Paths.VolumeSocket(name, v.Tag))).ToList(),
                 SeedDisk = seed,
+                Owner = OwnerOf(definition),
             };
             Step(transaction, context, name, "hypervisor-launch", 65, () => launched = driver.Launch(request, transaction, context.Cancel));
             Step(transaction, context, name, "api-ready", 80, () => driver.WaitUntilRunning(launched!.Endpoint, TimeSpan.FromSeconds(30), context.Cancel));
@@ -144,6 +145,9 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         File.Move(temp, overlay);
     }
 
+    /// <summary>The mark every process and TAP of this run carries (see Orphans.OwnerMark).</summary>
+    private Orphans.OwnerMark OwnerOf(VmDefinition definition) => new(definition.Id, definition.Name, Paths.Home);
+
     private void CreateRuntimeDirectory(StartTransaction transaction, string name)
     {
         var runtime = Paths.RuntimeDirectory(name);
@@ -153,17 +157,17 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         MyHvPaths.EnsurePrivateDirectory(runtime);
     }
 
-    private static void CreateTap(StartTransaction transaction, VmDefinition definition)
+    private void CreateTap(StartTransaction transaction, VmDefinition definition)
     {
         var tap = definition.Network.TapName!;
         transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.TapDevice, Step = "network", Name = tap });
-        TapDevices.Create(tap, definition.Network.Bridge!);
+        TapDevices.Create(tap, definition.Network.Bridge!, OwnerOf(definition).Alias);
     }
 
     private void StartVolumes(StartTransaction transaction, VmDefinition definition, CancellationToken cancel)
     {
         foreach (var volume in definition.Volumes)
-            VirtiofsdLauncher.Start(volume, Paths.VolumeSocket(definition.Name, volume.Tag), transaction, cancel);
+            VirtiofsdLauncher.Start(volume, Paths.VolumeSocket(definition.Name, volume.Tag), OwnerOf(definition), transaction, cancel);
     }
 
     /// <summary>The hypervisor creates the channel's socket; the ledger owns it from here on.</summary>

@@ -12,10 +12,14 @@ public static class TapDevices
     public static bool BridgeExists(string name) =>
         NetworkInterfaceNames.IsValid(name) && Directory.Exists($"/sys/class/net/{name}/bridge");
 
-    /// <summary>Creates a persistent TAP, attaches it to the bridge and brings it up.</summary>
-    public static void Create(string name, string bridge)
+    /// <summary>
+    /// Creates a persistent TAP, names its owner in its alias (so it is traced to its VM and home
+    /// without any file: see Orphans.OwnerMark), attaches it to the bridge and brings it up.
+    /// </summary>
+    public static void Create(string name, string bridge, string? alias = null)
     {
         Ip("tuntap", "add", "dev", name, "mode", "tap");
+        if (alias is not null) Ip("link", "set", "dev", name, "alias", alias);
         Ip("link", "set", "dev", name, "master", bridge);
         Ip("link", "set", "dev", name, "up");
     }

@@ -10,7 +10,9 @@ public static class ProgramRunner
         public string Describe() => string.IsNullOrWhiteSpace(StandardError) ? StandardOutput.Trim() : StandardError.Trim();
     }
 
-    public static Result Run(string program, IEnumerable<string> arguments, TimeSpan? timeout = null)
+    /// <param name="environment">Variables added to the program's environment (an owner's mark, see Orphans.OwnerMark).</param>
+    public static Result Run(string program, IEnumerable<string> arguments, TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(program)
         {
@@ -20,6 +22,8 @@ public static class ProgramRunner
             UseShellExecute = false,
         };
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        if (environment is not null)
+            foreach (var (variable, value) in environment) info.Environment[variable] = value;
         using var process = PrivateUmask.Run(() => Process.Start(info)) ?? throw new InvalidOperationException($"could not start {program}");
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();

@@ -84,7 +84,7 @@ public static class VirtiofsdLauncher
     /// Ledger order (newest first is the undo order): lock file, socket, pid file, mount, process;
     /// so the process is ended before its mount, pid file, socket and lock file are removed.
     /// </summary>
-    public static void Start(VmVolume volume, string socketPath, StartTransaction transaction, CancellationToken cancel)
+    public static void Start(VmVolume volume, string socketPath, Orphans.OwnerMark owner, StartTransaction transaction, CancellationToken cancel)
     {
         var program = Find() ?? throw new MyHvException(MyHvErrorKind.PrerequisiteMissing,
             "virtiofsd is not installed (it comes with the Debian package qemu-system-x86 as /usr/lib/qemu/virtiofsd). See Test-MyVmHost.");
@@ -129,7 +129,8 @@ public static class VirtiofsdLauncher
         if (rust && volume.ReadOnly) arguments.Add("--readonly");
         // A stale pid file naming a live virtiofsd would make start-stop-daemon refuse ("already running").
         if (File.Exists(pidFile)) File.Delete(pidFile);
-        var launch = ProgramRunner.Run(launcher, arguments, TimeSpan.FromSeconds(30));
+        // start-stop-daemon passes its environment on to the daemon it execs: the owner's mark with it.
+        var launch = ProgramRunner.Run(launcher, arguments, TimeSpan.FromSeconds(30), owner.Environment);
         if (launch.ExitCode != 0)
             throw new InvalidOperationException(
                 $"start-stop-daemon could not start virtiofsd for volume '{volume.Tag}' (exit {launch.ExitCode}): {launch.Describe()}{LogTail(log)}");

@@ -11,7 +11,9 @@ BeforeAll {
     $script:vmHome = New-MyHvTestHome
     $env:MYHV_ACCEL = 'tcg'
     # Verbs that only read or check; every other verb changes something and must support -WhatIf.
-    $script:readOnlyVerbs = 'Get', 'Test', 'Find', 'Search', 'Measure', 'Read', 'Show', 'Watch', 'Compare', 'Resolve', 'Select', 'Format', 'Export', 'ConvertTo', 'ConvertFrom'
+    $script:readOnlyVerbs = 'Get', 'Test', 'Find', 'Search', 'Measure', 'Read', 'Show', 'Watch', 'Compare', 'Resolve', 'Select', 'Format', 'Export', 'ConvertTo', 'ConvertFrom',
+        # Attaching a terminal to a console changes no VM (as Enter-PSSession has no -WhatIf).
+        'Connect'
 }
 
 BeforeDiscovery {
@@ -29,7 +31,7 @@ AfterAll {
 Describe 'The exported cmdlets' {
     It 'are the module''s cmdlets, all binary cmdlets' {
         $module.ExportedCmdlets.Keys | Sort-Object | Should -Be @(
-            'Copy-MyVm', 'Copy-MyVmFile', 'Get-MyVm', 'Get-MyVmConsole', 'Get-MyVmGuest', 'Get-MyVmImage', 'Get-MyVmStats', 'Invoke-MyVmCommand',
+            'Connect-MyVmConsole', 'Copy-MyVm', 'Copy-MyVmFile', 'Get-MyVm', 'Get-MyVmConsole', 'Get-MyVmGuest', 'Get-MyVmImage', 'Get-MyVmOrphan', 'Get-MyVmStats', 'Invoke-MyVmCommand',
             'New-MyVm', 'New-MyVmImage', 'Remove-MyVm', 'Remove-MyVmImage', 'Repair-MyVm', 'Restart-MyVm', 'Resume-MyVm', 'Set-MyVm', 'Start-MyVm',
             'Stop-MyVm', 'Suspend-MyVm', 'Test-MyVmHost')
         $module.ExportedFunctions.Count | Should -Be 0
@@ -96,6 +98,14 @@ Describe '-Name of <Name>' -ForEach $nameCmdlets {
         if ($Name -eq 'New-MyVm') {
             $declared | Should -BeFalse -Because 'a new name is a literal'
             ({ New-MyVm -Name 'conv*' } | Should -Throw -PassThru).FullyQualifiedErrorId | Should -BeLike 'InvalidVmName,*'
+            return
+        }
+        if ($Name -eq 'Connect-MyVmConsole') {
+            $declared | Should -BeFalse -Because 'a terminal attaches to one VM, named exactly'
+            ({ Connect-MyVmConsole -Name 'conv*' } | Should -Throw -PassThru).FullyQualifiedErrorId | Should -BeLike 'InvalidVmName,*'
+            $err = $null
+            Connect-MyVmConsole -Name 'zz' -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'VmNotFound,*'
             return
         }
         if ($Name -eq 'New-MyVmImage') {

@@ -35,7 +35,7 @@ public sealed class QemuDriver : IHypervisorDriver
         // sockets listen; its exit code and stderr tell whether the launch worked.
         // QEMU appends to the console log (so the module can bound it); each run starts a new one.
         Lifecycle.ConsoleLog.Reset(request.ConsoleLog);
-        var launch = ProgramRunner.Run(qemu, QemuCommandLine.Build(request), TimeSpan.FromSeconds(60));
+        var launch = ProgramRunner.Run(qemu, QemuCommandLine.Build(request), TimeSpan.FromSeconds(60), request.Owner.Environment);
         if (launch.ExitCode != 0)
             throw new InvalidOperationException($"QEMU did not start (exit {launch.ExitCode}): {launch.Describe()}");
 
