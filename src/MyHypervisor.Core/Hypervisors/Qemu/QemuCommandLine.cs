@@ -53,7 +53,7 @@ public static class QemuCommandLine
         {
             case NetworkMode.User:
                 // SSH: a forward on 127.0.0.1 only, never on the host's other addresses.
-                var forward = d.Network.SshPort is { } ssh ? $",hostfwd=tcp:127.0.0.1:{ssh}-:22" : "";
+                var forward = r.SshPort is { } ssh ? $",hostfwd=tcp:127.0.0.1:{ssh}-:22" : "";
                 args.AddRange(new[] { "-netdev", $"user,id=net0{forward}", "-device", $"virtio-net-pci,netdev=net0,mac={d.Network.MacAddress}" });
                 break;
             case NetworkMode.Bridge:

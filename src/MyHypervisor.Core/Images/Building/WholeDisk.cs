@@ -43,12 +43,12 @@ internal static class WholeDisk
 
         BuildTool.Run(tools["sfdisk"], new[] { "--quiet", raw }, new BuildTool.Options
         {
-            Stdin = $"label: dos\nunit: sectors\n\nstart={BootStart}, size={BootSectors}, type=c, bootable\nstart={RootStart}, type=83\n",
+            Stdin = $"label: dos\nunit: sectors\n\nstart={BootStart}, size={BootSectors}, type=e, bootable\nstart={RootStart}, type=83\n",
         });
 
         var bootOffset = (BootStart * Sector).ToString(CultureInfo.InvariantCulture);
         var mtools = new Dictionary<string, string> { ["MTOOLS_SKIP_CHECK"] = "1" };
-        BuildTool.Run(tools["mkfs.vfat"], new[] { "-I", "--offset", BootStart.ToString(CultureInfo.InvariantCulture), "-n", "MYHVBOOT", raw,
+        BuildTool.Run(tools["mkfs.vfat"], new[] { "-I", "-F", "16", "--offset", BootStart.ToString(CultureInfo.InvariantCulture), "-n", "MYHVBOOT", raw,
             (BootSectors * Sector / 1024).ToString(CultureInfo.InvariantCulture) });
         BuildTool.Run(tools["mcopy"], new[] { "-i", $"{raw}@@{bootOffset}",
             Path.Combine(bootFiles, "vmlinuz"), Path.Combine(bootFiles, "initrd.img"), Path.Combine(bootFiles, "syslinux.cfg"), "::/" },
