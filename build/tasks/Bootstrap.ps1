@@ -18,6 +18,10 @@ $debianPackages = [ordered]@{
     'mtools'          = '/usr/bin/mcopy'
     'openssh-client'  = '/usr/bin/ssh'
     'openssh-server'  = '/usr/sbin/sshd'
+    # Whole-disk images (New-MyVmImage -Format WholeDisk): the partition table, and SYSLINUX with its MBR code.
+    'fdisk'           = '/usr/sbin/sfdisk'
+    'syslinux'        = '/usr/bin/syslinux'
+    'syslinux-common' = '/usr/lib/syslinux/mbr/mbr.bin'
 }
 $missing = @($debianPackages.Keys | Where-Object { -not (Test-Path -LiteralPath $debianPackages[$_]) })
 if ($missing) {

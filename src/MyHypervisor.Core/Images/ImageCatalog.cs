@@ -72,15 +72,15 @@ public sealed class ImageCatalog(MyHvPaths paths)
             throw new MyHvException(MyHvErrorKind.ImageNotFound, $"The image manifest '{manifest}' is not valid: {e.Message}");
         }
         var firmware = string.Equals(raw?.Boot, GuestImage.FirmwareBoot, StringComparison.OrdinalIgnoreCase);
+        if (raw?.Boot is not null && !firmware)
+            throw new MyHvException(MyHvErrorKind.ImageNotFound,
+                $"The image manifest '{manifest}' says \"Boot\": \"{raw.Boot.ReplaceLineEndings("\\n")}\"; the only value is \"{GuestImage.FirmwareBoot}\" (leave it out for direct kernel boot).");
         if (raw is null || raw.Disk is null || (raw.Kernel is null && !firmware))
             throw new MyHvException(MyHvErrorKind.ImageNotFound,
                 $"The image manifest '{manifest}' must name Kernel and Disk (or Disk and \"Boot\": \"{GuestImage.FirmwareBoot}\" for a whole disk with its own boot loader).");
-        if (raw.Boot is not null && !firmware)
-            throw new MyHvException(MyHvErrorKind.ImageNotFound,
-                $"The image manifest '{manifest}' says \"Boot\": \"{raw.Boot}\"; the only value is \"{GuestImage.FirmwareBoot}\" (leave it out for direct kernel boot).");
         if (raw.DiskFormat is not null and not "raw" and not "qcow2")
             throw new MyHvException(MyHvErrorKind.ImageNotFound,
-                $"The image manifest '{manifest}' says \"DiskFormat\": \"{raw.DiskFormat}\"; use \"raw\" or \"qcow2\".");
+                $"The image manifest '{manifest}' says \"DiskFormat\": \"{raw.DiskFormat.ReplaceLineEndings("\\n")}\"; use \"raw\" or \"qcow2\".");
         var image = new GuestImage
         {
             Name = raw.Name ?? Path.GetFileName(folder),
