@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using MyHypervisor.Core.Errors;
@@ -75,9 +74,7 @@ public sealed partial record DebianImageRecipe : IImageRecipe
             .Append("packages ").Append(string.Join(',', AllPackages)).Append('\n')
             .Append("disk ").Append(DiskSizeGiB).Append('\n');
         if (Format == ImageFormat.WholeDisk) text.Append("boot ").Append(WholeDisk.Recipe).Append('\n');
-        foreach (var file in GuestFiles.Debian.All())
-            text.Append("file ").Append(file.Path).Append(' ').Append(Convert.ToHexString(SHA256.HashData(file.Content))).Append('\n');
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()))).ToLowerInvariant();
+        return GuestFiles.Debian.HashWith(text);
     }
 
     public IReadOnlyDictionary<string, string> CheckHost()

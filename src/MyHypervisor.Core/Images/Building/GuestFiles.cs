@@ -30,6 +30,14 @@ public sealed class GuestFiles
 
     public IReadOnlyList<GuestFile> All() => files.Value;
 
+    /// <summary>A recipe hash: sha256 (hex) over the recipe's own lines and then each file's path and sha256.</summary>
+    public string HashWith(System.Text.StringBuilder recipe)
+    {
+        foreach (var file in All())
+            recipe.Append("file ").Append(file.Path).Append(' ').Append(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(file.Content))).Append('\n');
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(recipe.ToString()))).ToLowerInvariant();
+    }
+
     /// <summary>Writes the files under <paramref name="folder"/> (the mmdebstrap hook directory, or the initramfs root).</summary>
     public void WriteTo(string folder)
     {

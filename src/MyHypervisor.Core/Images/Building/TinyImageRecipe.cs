@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 
 namespace MyHypervisor.Core.Images.Building;
@@ -56,9 +55,7 @@ public sealed class TinyImageRecipe : IImageRecipe
             .Append("modules ").Append(string.Join(',', Modules)).Append('\n')
             .Append("cmdline ").Append(CommandLine).Append('\n')
             .Append("disk ").Append(DiskVersion).Append(' ').Append(DiskSize).Append('\n');
-        foreach (var file in GuestFiles.Tiny.All())
-            text.Append("file ").Append(file.Path).Append(' ').Append(Convert.ToHexString(SHA256.HashData(file.Content))).Append('\n');
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()))).ToLowerInvariant();
+        return GuestFiles.Tiny.HashWith(text);
     }
 
     public IReadOnlyDictionary<string, string> CheckHost() => BuildPrerequisites.Find(new[]
