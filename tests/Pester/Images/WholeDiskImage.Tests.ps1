@@ -49,7 +49,9 @@ Describe 'A whole-disk image booted through the firmware' {
         $arguments | Should -Not -Contain '-kernel'
         ($arguments -match 'bootindex=0') | Should -Not -BeNullOrEmpty
         ($arguments -match 'seed\.img') | Should -Not -BeNullOrEmpty
-        $console = @(Get-MyVmConsole -Name 'wd')
+        # -Wait returns once the guest agent answers; the guest's own ready line follows at multi-user.target.
+        $deadline = [DateTime]::UtcNow.AddSeconds(600)
+        do { $console = @(Get-MyVmConsole -Name 'wd') } until ($console -contains 'myhv-guest: ready' -or [DateTime]::UtcNow -gt $deadline -or -not (Start-Sleep -Seconds 2))
         ($console -match '^SYSLINUX ') | Should -Not -BeNullOrEmpty -Because 'the disk''s own boot loader ran'
         $console | Should -Contain 'myhv-guest: ready'
     }
