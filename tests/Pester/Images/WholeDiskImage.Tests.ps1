@@ -51,7 +51,11 @@ Describe 'A whole-disk image booted through the firmware' {
         ($arguments -match 'seed\.img') | Should -Not -BeNullOrEmpty
         # -Wait returns once the guest agent answers; the guest's own ready line follows at multi-user.target.
         $deadline = [DateTime]::UtcNow.AddSeconds(600)
-        do { $console = @(Get-MyVmConsole -Name 'wd') } until ($console -contains 'myhv-guest: ready' -or [DateTime]::UtcNow -gt $deadline -or -not (Start-Sleep -Seconds 2))
+        $console = @(Get-MyVmConsole -Name 'wd')
+        while ($console -notcontains 'myhv-guest: ready' -and [DateTime]::UtcNow -lt $deadline) {
+            Start-Sleep -Seconds 2
+            $console = @(Get-MyVmConsole -Name 'wd')
+        }
         ($console -match '^SYSLINUX ') | Should -Not -BeNullOrEmpty -Because 'the disk''s own boot loader ran'
         $console | Should -Contain 'myhv-guest: ready'
     }
