@@ -52,6 +52,10 @@ Describe 'First-boot settings validation' {
         $definition.network.sshPort | Should -BeNullOrEmpty
         $fixed = New-MyVm -Name 'fb-port' -SshPublicKey $script:key -SshPort 40222
         $fixed.SshCommand | Should -Be 'ssh -p 40222 root@127.0.0.1'
+        # Set-MyVm keeps the forward.
+        (Set-MyVm -Name 'fb-port' -Cpus 2 -PassThru).SshCommand | Should -Be 'ssh -p 40222 root@127.0.0.1'
+        Set-MyVm -Name 'fb-ok' -MemoryMiB 320
+        (Get-Content -Raw (Join-Path $env:MYHV_HOME 'vms/fb-ok/definition.json') | ConvertFrom-Json).network.sshPortAutomatic | Should -BeTrue
         (New-MyVm -Name 'fb-none').SshCommand | Should -BeNullOrEmpty
     }
 
