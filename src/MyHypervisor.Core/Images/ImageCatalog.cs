@@ -30,7 +30,7 @@ public sealed class ImageCatalog(MyHvPaths paths)
         }
         throw new MyHvException(MyHvErrorKind.ImageNotFound,
             $"No guest image named '{nameOrPath}'. Looked in: {string.Join(", ", ImageSearchPath.Folders(paths))}. " +
-            "Build the default image with './build.ps1 -Task Bootstrap', or pass -Image a folder path.");
+            "Build the default image with 'New-MyVmImage -Name tiny' (or './build.ps1 -Task Bootstrap'), or pass -Image a folder path.");
     }
 
     /// <summary>Every image found in the search path, first one of a name wins.</summary>
