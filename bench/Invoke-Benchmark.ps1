@@ -258,6 +258,9 @@ try {
     }
     #endregion
 
+    # 8. Boot-to-ready of the Debian image under TCG, median of 3 (a reference point): bench/DebianBoot.ps1 writes debian-boot.{md,json}.
+    Invoke-Section 'guest' { & (Join-Path $PSScriptRoot 'DebianBoot.ps1') -BenchHome (Join-Path $BenchHome 'd') -OutputDirectory $OutputDirectory -ModuleManifest $manifest }
+
     #region 1 + 2. Start and stop against QEMU by hand
     Invoke-Section 'start-stop' {
         $name = 'st'

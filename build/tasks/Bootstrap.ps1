@@ -20,6 +20,10 @@ $debianPackages = [ordered]@{
     'openssh-server'  = '/usr/sbin/sshd'
     # A real terminal for the interactive console's test (Connect-MyVmConsole in a tmux pane).
     'tmux'            = '/usr/bin/tmux'
+    # Whole-disk images (New-MyVmImage -Format WholeDisk): the partition table, and SYSLINUX with its MBR code.
+    'fdisk'           = '/usr/sbin/sfdisk'
+    'syslinux'        = '/usr/bin/syslinux'
+    'syslinux-common' = '/usr/lib/syslinux/mbr/mbr.bin'
 }
 $missing = @($debianPackages.Keys | Where-Object { -not (Test-Path -LiteralPath $debianPackages[$_]) })
 if ($missing) {
@@ -43,6 +47,20 @@ if (-not (Test-Path -LiteralPath (Get-PesterManifestPath))) {
 . (Join-Path $RepoRoot 'tests/Pester/Runner/RunnerPwshCache.ps1')
 try { $null = Initialize-ReadyToRunPwsh -NuGetRoot (Get-NuGetPackageRoot) } catch { Write-Warning "No ReadyToRun copy of pwsh for the test runner (its suites start slower): $_" }
 
-# The default guest image.
-& (Join-Path $RepoRoot 'build/images/Build-TinyImage.ps1')
+# The default guest image, built by the module itself (New-MyVmImage -Name tiny; instant when
+# the image of this recipe exists). The module is built first when it is missing or older than
+# its sources; the cmdlet runs in a child pwsh so this process never loads the module's assembly.
+$moduleDll = Join-Path $ModuleOut 'MyHypervisor.Core.dll'
+$newestSource = Get-ChildItem -LiteralPath (Join-Path $RepoRoot 'src') -Recurse -File |
+    Where-Object { $_.FullName -notmatch '[\\/](bin|obj)[\\/]' } |
+    Sort-Object LastWriteTimeUtc -Descending | Select-Object -First 1
+if (-not (Test-Path -LiteralPath $moduleDll) -or (Get-Item -LiteralPath $moduleDll).LastWriteTimeUtc -lt $newestSource.LastWriteTimeUtc) {
+    Invoke-BuildTask Build @{ Configuration = $(if ($Configuration) { $Configuration } else { 'Release' }) }
+}
+# A pwsh like this one: its apphost, or (under `dotnet pwsh`) dotnet with $PSHOME/pwsh.dll.
+$pwsh = @([Environment]::ProcessPath)
+if ([IO.Path]::GetFileNameWithoutExtension($pwsh[0]) -ne 'pwsh') { $pwsh += Join-Path $PSHOME 'pwsh.dll' }
+$manifest = (Join-Path $ModuleOut 'MyHypervisor.psd1').Replace("'", "''")
+Invoke-Native $pwsh[0] (@($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-Command',
+    "`$ErrorActionPreference = 'Stop'; `$ProgressPreference = 'SilentlyContinue'; Import-Module '$manifest'; `$null = New-MyVmImage -Name tiny"))
 exit 0

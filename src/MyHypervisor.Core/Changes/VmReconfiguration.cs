@@ -57,6 +57,10 @@ public static class VmReconfiguration
                 // Derived from the VM's id, so a VM that goes back to a network gets its old MAC and TAP name.
                 MacAddress = mode == NetworkMode.None ? null : net.MacAddress ?? NetworkInterfaceNames.MacAddress(before.Id),
                 TapName = mode == NetworkMode.Bridge ? net.TapName ?? NetworkInterfaceNames.TapName(before.Id) : null,
+                // The SSH forward stays on the user network (a VM with keys that moves to it gets an automatic one).
+                SshPort = mode == NetworkMode.User ? net.SshPort : null,
+                SshPortAutomatic = mode == NetworkMode.User &&
+                    (net.SshPortAutomatic || (net.Mode != NetworkMode.User && before.FirstBoot is { SshPublicKeys.Count: > 0 })),
             },
             Volumes = volumes.Select(v => new VmVolume { Path = Path.GetFullPath(v.Path), Tag = v.Tag, ReadOnly = v.ReadOnly }).ToList(),
             KernelArguments = kernelArguments,

@@ -31,7 +31,7 @@ public sealed class HostInspector(MyHvPaths paths)
         }
         catch (MyHvException e)
         {
-            checks.Add(Missing("DefaultImage", e.Message, "./build.ps1 -Task Bootstrap builds it"));
+            checks.Add(Missing("DefaultImage", e.Message, "New-MyVmImage -Name tiny builds it (so does ./build.ps1 -Task Bootstrap)"));
         }
 
         checks.Add(Accelerator(qemu, image, narrate));

@@ -35,7 +35,7 @@ public sealed class AcceleratorSelector(MyHvPaths paths)
     public string CacheFile => Path.Combine(paths.CacheRoot, "accelerator.json");
     public string LockFile => Path.Combine(paths.CacheRoot, "accelerator.lock");
 
-    public (string Accelerator, string Reason) Select(string qemu, string kernel, Action<string>? narrate = null, CancellationToken cancel = default)
+    public (string Accelerator, string Reason) Select(string qemu, string? kernel, Action<string>? narrate = null, CancellationToken cancel = default)
     {
         var wanted = (Environment.GetEnvironmentVariable(Variable) ?? "auto").Trim().ToLowerInvariant();
         switch (wanted)
@@ -57,12 +57,14 @@ public sealed class AcceleratorSelector(MyHvPaths paths)
         }
     }
 
-    private (string, string) Auto(string qemu, string kernel, Action<string>? narrate, CancellationToken cancel)
+    private (string, string) Auto(string qemu, string? kernel, Action<string>? narrate, CancellationToken cancel)
     {
         if (!File.Exists("/dev/kvm")) return ("tcg", "no /dev/kvm");
         // Not this user's to open (not in the kvm group): TCG, and nothing probed or cached.
         if (!Host.Privileges.CanReadWrite("/dev/kvm")) return ("tcg", $"user '{Host.Privileges.UserName}' has no access to /dev/kvm");
         if (TryReadCache(CacheFile) is { } cached) return (cached.Accelerator, cached.Reason);
+        // A whole-disk image brings no kernel of its own to probe with: TCG, and nothing cached.
+        if (kernel is null) return ("tcg", "KVM not probed yet on this host boot (a whole-disk image has no kernel to probe with; start a direct-kernel VM once to probe)");
 
         using var probeLock = VmLock.TryAcquire(LockFile, LockWait, cancel, removable: false);
         if (probeLock is null)

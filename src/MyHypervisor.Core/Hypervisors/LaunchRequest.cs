@@ -31,4 +31,6 @@ public sealed record LaunchRequest
     public IReadOnlyList<(string Tag, string Socket)> VolumeSockets { get; init; } = Array.Empty<(string, string)>();
     /// <summary>The NoCloud seed disk (first-boot settings), attached read-only after the root disk.</summary>
     public string? SeedDisk { get; init; }
+    /// <summary>User network: the port on 127.0.0.1 forwarded to the guest's SSH in this run.</summary>
+    public int? SshPort { get; init; }
 }

@@ -30,7 +30,7 @@ public sealed class ImageCatalog(MyHvPaths paths)
         }
         throw new MyHvException(MyHvErrorKind.ImageNotFound,
             $"No guest image named '{nameOrPath}'. Looked in: {string.Join(", ", ImageSearchPath.Folders(paths))}. " +
-            "Build the default image with './build.ps1 -Task Bootstrap', or pass -Image a folder path.");
+            "Build the default image with 'New-MyVmImage -Name tiny' (or './build.ps1 -Task Bootstrap'), or pass -Image a folder path.");
     }
 
     /// <summary>Every image found in the search path, first one of a name wins.</summary>
@@ -71,14 +71,22 @@ public sealed class ImageCatalog(MyHvPaths paths)
         {
             throw new MyHvException(MyHvErrorKind.ImageNotFound, $"The image manifest '{manifest}' is not valid: {e.Message}");
         }
-        if (raw is null || raw.Kernel is null || raw.Disk is null)
-            throw new MyHvException(MyHvErrorKind.ImageNotFound, $"The image manifest '{manifest}' must name Kernel and Disk.");
+        var firmware = string.Equals(raw?.Boot, GuestImage.FirmwareBoot, StringComparison.OrdinalIgnoreCase);
+        if (raw?.Boot is not null && !firmware)
+            throw new MyHvException(MyHvErrorKind.ImageNotFound,
+                $"The image manifest '{manifest}' says \"Boot\": \"{raw.Boot.ReplaceLineEndings("\\n")}\"; the only value is \"{GuestImage.FirmwareBoot}\" (leave it out for direct kernel boot).");
+        if (raw is null || raw.Disk is null || (raw.Kernel is null && !firmware))
+            throw new MyHvException(MyHvErrorKind.ImageNotFound,
+                $"The image manifest '{manifest}' must name Kernel and Disk (or Disk and \"Boot\": \"{GuestImage.FirmwareBoot}\" for a whole disk with its own boot loader).");
+        if (raw.DiskFormat is not null and not "raw" and not "qcow2")
+            throw new MyHvException(MyHvErrorKind.ImageNotFound,
+                $"The image manifest '{manifest}' says \"DiskFormat\": \"{raw.DiskFormat.ReplaceLineEndings("\\n")}\"; use \"raw\" or \"qcow2\".");
         var image = new GuestImage
         {
             Name = raw.Name ?? Path.GetFileName(folder),
             Folder = folder,
-            Kernel = Path.Combine(folder, raw.Kernel),
-            Initrd = raw.Initrd is null ? null : Path.Combine(folder, raw.Initrd),
+            Kernel = firmware ? null : Path.Combine(folder, raw.Kernel!),
+            Initrd = firmware || raw.Initrd is null ? null : Path.Combine(folder, raw.Initrd),
             Disk = Path.Combine(folder, raw.Disk),
             DiskFormat = raw.DiskFormat ?? "raw",
             CommandLine = raw.CommandLine ?? "console=ttyS0",
@@ -95,5 +103,5 @@ public sealed class ImageCatalog(MyHvPaths paths)
 
     /// <summary>image.json as written by the image builder; paths are relative to its folder.</summary>
     private sealed record ImageManifest(string? Name, string? Kernel, string? Initrd, string? Disk,
-        string? DiskFormat, string? CommandLine, string? ReadyLine, bool? GuestAgent = null);
+        string? DiskFormat, string? CommandLine, string? ReadyLine, bool? GuestAgent = null, string? Boot = null);
 }

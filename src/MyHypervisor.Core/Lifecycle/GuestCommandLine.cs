@@ -29,6 +29,21 @@ public static class GuestCommandLine
     }
 
     /// <summary>
+    /// A whole-disk image boots with its own boot loader's command line: settings that travel on
+    /// the module's kernel command line would be silently lost, so they are refused (the NoCloud
+    /// seed carries the host name, keys and user-data instead; user-mode networking uses DHCP).
+    /// </summary>
+    public static void CheckFirmwareBoot(VmDefinition definition)
+    {
+        var lost = new List<string>();
+        if (definition.Network.Address is not null) lost.Add("-IPAddress (configure it with -UserData, or use DHCP)");
+        if (!string.IsNullOrWhiteSpace(definition.KernelArguments)) lost.Add("-KernelArguments");
+        if (lost.Count > 0)
+            throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
+                $"VM '{definition.Name}': its image '{definition.Image}' is a whole disk that boots its own kernel command line, so {string.Join(" and ", lost)} cannot reach the guest.", definition.Name);
+    }
+
+    /// <summary>
     /// (Called by the start preflight too, so a bad record is refused before anything exists.)
     /// Every user-supplied value is checked again here, at the point of use, with the rules
     /// New-MyVm applied: a definition.json edited by hand must not smuggle a space, a newline

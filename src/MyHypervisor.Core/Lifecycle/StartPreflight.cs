@@ -45,6 +45,11 @@ public sealed class StartPreflight(MyHvPaths paths, ImageCatalog images, Acceler
                 throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"VM '{name}': the volume folder '{volume.Path}' no longer exists.", name);
         CheckSocketPaths(definition);
         GuestCommandLine.CheckUserParts(definition);
+        if (image.BootsFromFirmware) GuestCommandLine.CheckFirmwareBoot(definition);
+        if (definition.Network is { Mode: NetworkMode.User, SshPortAutomatic: false, SshPort: { } pinned } && !FirstBoot.SshPorts.IsFree(pinned))
+            throw new MyHvException(MyHvErrorKind.VmStartFailed,
+                $"VM '{name}': its SSH port {pinned} on 127.0.0.1 is in use by another program. Free it, or re-create the VM with another -SshPort (or -SshPort 0 for one chosen at each start).", name)
+            { FailedStep = "prepare" };
         var (accelerator, reason) = accelerators.Select(executable, image.Kernel, context.Narrate, context.Cancel);
         context.Say($"VM '{name}': accelerator {accelerator} ({reason})");
         return new Result(image, executable, accelerator, reason);

@@ -91,7 +91,8 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 SeedDisk = seed,
                 Owner = OwnerOf(definition),
             };
-            Step(transaction, context, name, "hypervisor-launch", 65, () => launched = driver.Launch(request, transaction, context.Cancel));
+            int? sshPort = null;
+            Step(transaction, context, name, "hypervisor-launch", 65, () => (launched, sshPort) = Launch(driver, request, transaction, context));
             Step(transaction, context, name, "api-ready", 80, () => driver.WaitUntilRunning(launched!.Endpoint, TimeSpan.FromSeconds(30), context.Cancel));
             Step(transaction, context, name, "commit", 90, () => session.Save(new VmState
             {
@@ -102,6 +103,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 Attempt = transaction.Attempt,
                 Artifacts = transaction.RunArtifacts,
                 GuestAgent = ready.Image.GuestAgent,
+                SshPort = sshPort,
             }));
             transaction.Retire();
             context.Say($"VM '{name}' is running ({launched!.Process}, {ready.Accelerator})");
@@ -112,6 +114,33 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         }
 
         if (options.WaitForGuest) WaitForGuest(session, ready.Image, options, context);
+    }
+
+    /// <summary>
+    /// Launches the hypervisor with the VM's SSH forward: a pinned port as it is (the preflight
+    /// found it free), an automatic one chosen now, and chosen again when another program took
+    /// it before QEMU could bind it.
+    /// </summary>
+    private static (LaunchedHypervisor, int?) Launch(IHypervisorDriver driver, LaunchRequest request, StartTransaction transaction, OperationContext context)
+    {
+        var net = request.Definition.Network;
+        if (net.Mode != NetworkMode.User || !net.SshPortAutomatic)
+        {
+            var port = net.Mode == NetworkMode.User ? net.SshPort : null;
+            return (driver.Launch(request with { SshPort = port }, transaction, context.Cancel), port);
+        }
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FirstBoot.SshPorts.FreeLoopbackPort();
+            try
+            {
+                return (driver.Launch(request with { SshPort = port }, transaction, context.Cancel), port);
+            }
+            catch (InvalidOperationException e) when (attempt < FirstBoot.SshPorts.AutomaticAttempts && FirstBoot.SshPorts.IsForwardConflict(e.Message))
+            {
+                context.Say($"VM '{request.Definition.Name}': port {port} on 127.0.0.1 was taken before QEMU could bind it; choosing another");
+            }
+        }
     }
 
     private static void Step(StartTransaction transaction, OperationContext context, string vm, string step, int percent, Action body)

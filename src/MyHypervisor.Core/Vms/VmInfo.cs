@@ -35,8 +35,15 @@ public sealed class VmInfo
         Problems = problems.ToArray();
         CreatedAt = definition.CreatedAt;
         Path = directory;
-        SshCommand = FirstBoot.SshCommand.For(definition);
+        // The run's forward while it runs; a pinned port also when stopped (an automatic one is chosen at start).
+        SshPort = definition.Network.Mode != NetworkMode.User ? null
+            : Pid is not null && state.SshPort is { } runPort ? runPort
+            : definition.Network.SshPort;
+        SshCommand = FirstBoot.SshCommand.For(definition, SshPort);
     }
+
+    /// <summary>User network: the port on 127.0.0.1 forwarded to the guest's SSH (null while an automatic one is not chosen: the VM is not running).</summary>
+    public int? SshPort { get; }
 
     /// <summary>How to log in over SSH (the VM was given SSH keys): "ssh -p 2201 root@127.0.0.1", or the bridged address.</summary>
     public string? SshCommand { get; }

@@ -13,6 +13,8 @@ public sealed record VmNetwork
     public string? TapName { get; init; }
     /// <summary>User network: host port on 127.0.0.1 forwarded to the guest's SSH port (hostfwd).</summary>
     public int? SshPort { get; init; }
+    /// <summary>User network: a free port on 127.0.0.1 is chosen for the SSH forward at each start (recorded in the state).</summary>
+    public bool SshPortAutomatic { get; init; }
 
     public override string ToString() => Mode switch
     {

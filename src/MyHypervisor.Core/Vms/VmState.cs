@@ -27,6 +27,8 @@ public sealed record VmState
     public IReadOnlyList<ArtifactRecord> Artifacts { get; init; } = Array.Empty<ArtifactRecord>();
     /// <summary>Whether this run's image has a guest agent (recorded at start: the image may change later).</summary>
     public bool? GuestAgent { get; init; }
+    /// <summary>User network: the host port of this run's SSH forward (pinned, or chosen at start).</summary>
+    public int? SshPort { get; init; }
     /// <summary>The guest's addresses as its agent last reported them during this run (Get-MyVm's IPAddress).</summary>
     public Guest.GuestAddressCache? GuestAddresses { get; init; }
 }

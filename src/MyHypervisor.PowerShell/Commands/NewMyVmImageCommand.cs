@@ -7,8 +7,10 @@ using MyHypervisor.PowerShell.Infrastructure;
 namespace MyHypervisor.PowerShell.Commands;
 
 /// <summary>
-/// Builds a Debian guest image from packages (mmdebstrap) into the per-user image folder. A
-/// rebuild of the same recipe returns the image at once; -Force builds it again.
+/// Builds a guest image into the per-user image folder: a Debian image from packages
+/// (mmdebstrap), for direct kernel boot or as a whole disk booted by firmware, or the busybox
+/// 'tiny' image (the default for the name tiny). A rebuild of the same recipe returns the image
+/// at once; -Force builds it again.
 /// </summary>
 [Cmdlet(VerbsCommon.New, "MyVmImage", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(ImageInfo))]
@@ -17,6 +19,15 @@ public sealed class NewMyVmImageCommand : MyHypervisorCmdlet
     // By value too: 'a', 'b' | New-MyVmImage, as with New-MyVm.
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     public string Name { get; set; } = string.Empty;
+
+    /// <summary>Debian (from packages) or Tiny (busybox initramfs). Default: Tiny for the name 'tiny', else Debian.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateSet("Debian", "Tiny")]
+    public string? Recipe { get; set; }
+
+    /// <summary>DirectKernel (kernel, initrd, root disk) or WholeDisk (a partitioned disk.qcow2 with its own boot loader). Debian only.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public ImageFormat Format { get; set; } = ImageFormat.DirectKernel;
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateSet("bookworm")]
@@ -35,11 +46,11 @@ public sealed class NewMyVmImageCommand : MyHypervisorCmdlet
 
     protected override void ProcessRecord()
     {
-        var recipe = new ImageRecipe { Name = Name, Distribution = Distribution, ExtraPackages = Package, DiskSizeGiB = DiskSizeGiB };
         try
         {
+            var recipe = MakeRecipe();
             recipe.Validate();
-            if (!ShouldProcess($"image '{Name}' ({Distribution}, {recipe.AllPackages.Count} packages, {DiskSizeGiB} GiB disk)", "Build")) return;
+            if (!ShouldProcess(recipe.Describe(), "Build")) return;
             var progress = new ProgressReporter(this, ImageBuilder.Activity, 1);
             var result = ImageBuilders.Builder(Manager).Build(recipe, Force, CreateContext(progress.Report));
             WriteVerbose($"Image '{Name}': {result.Outcome} in {result.Elapsed.TotalSeconds:0} s at {result.Folder}");
@@ -55,5 +66,18 @@ public sealed class NewMyVmImageCommand : MyHypervisorCmdlet
             // Stopped (Ctrl+C): the build has been rolled back.
             throw new PipelineStoppedException();
         }
+    }
+
+    private IImageRecipe MakeRecipe()
+    {
+        var tiny = Recipe is null ? Name == TinyImageRecipe.DefaultName : Recipe == "Tiny";
+        if (!tiny)
+            return new DebianImageRecipe { Name = Name, Distribution = Distribution, ExtraPackages = Package, DiskSizeGiB = DiskSizeGiB, Format = Format };
+        var debianOnly = new[] { nameof(Distribution), nameof(Package), nameof(DiskSizeGiB), nameof(Format) }
+            .Where(MyInvocation.BoundParameters.ContainsKey).ToList();
+        if (debianOnly.Count > 0)
+            throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
+                $"-{string.Join(", -", debianOnly)} apply to Debian images; the tiny recipe is fixed. Use -Recipe Debian to build a Debian image named '{Name}'.");
+        return new TinyImageRecipe { Name = Name };
     }
 }

@@ -33,11 +33,12 @@ Import-Module '$support' -Force
 `$userData = "echo userdata-ran-as-`$(id -un)`necho from-user-data > /root/user-data-was-here"
 `$u = New-MyVm -Name 'deb-user' -Image debian -MemoryMiB 512 -HostName 'deb-user-host' -SshPublicKeyPath "`$key.pub" -UserData `$userData
 `$b = New-MyVm -Name 'deb-br' -Image debian -MemoryMiB 512 -Bridge br0 -IPAddress 10.77.0.2/24 -Gateway 10.77.0.1 -HostName 'deb-br-host' -SshPublicKey (Get-Content "`$key.pub") -UserData `$userData
-`$r.UserSshCommand = `$u.SshCommand
 `$r.BridgeSshCommand = `$b.SshCommand
 `$sw = [Diagnostics.Stopwatch]::StartNew()
 Start-MyVm -Name 'deb-user'
 Start-MyVm -Name 'deb-br'
+# The automatic forward's port is chosen by the start.
+`$r.UserSshCommand = (Get-MyVm -Name 'deb-user').SshCommand
 `$ready = @{}
 while (`$sw.Elapsed.TotalSeconds -lt 900 -and `$ready.Count -lt 2) {
     foreach (`$n in 'deb-user', 'deb-br') {
@@ -50,7 +51,7 @@ while (`$sw.Elapsed.TotalSeconds -lt 900 -and `$ready.Count -lt 2) {
 `$r.SeedWhileRunning = Test-Path (Join-Path `$env:MYHV_HOME 'run/deb-user/seed.img')
 `$pid1 = (Get-MyVm -Name 'deb-user').Pid
 `$r.QemuArgs = @([IO.File]::ReadAllText("/proc/`$pid1/cmdline").Split([char]0) | Where-Object { `$_ -match 'hostfwd|seed' })
-`$port = [int](`$u.SshCommand -replace '^ssh -p (\d+) .*$', '`$1')
+`$port = (Get-MyVm -Name 'deb-user').SshPort
 `$r.Listening = @(& ss -Htln 2>&1 | ForEach-Object { "`$_" } | Where-Object { `$_ -match ":`$port\b" })
 `$check = 'hostname; . /etc/os-release; echo "os=`$ID-`$VERSION_ID"; cat /root/user-data-was-here; echo "state=`$(systemctl is-system-running --wait)"; systemctl --failed --no-legend --plain | cut -d" " -f1'
 `$r.User = Invoke-MyHvSsh -KeyFile `$key -HostAddress 127.0.0.1 -Port `$port -Command `$check

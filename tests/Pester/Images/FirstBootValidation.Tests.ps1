@@ -39,19 +39,72 @@ Describe 'First-boot settings validation' {
         Test-Path -LiteralPath (Join-Path $env:MYHV_HOME 'vms/fb') | Should -BeFalse
     }
 
-    It 'keeps valid settings and shows the SSH command with an automatic 127.0.0.1 port' {
+    It 'keeps valid settings; an automatic SSH port is left to the start, a pinned one is shown at once' {
         $file = Join-Path $script:testHome 'keys.pub'
         Set-Content -LiteralPath $file -Value "# a comment`n`n$($script:key)"
         $vm = New-MyVm -Name 'fb-ok' -HostName 'web.example' -SshPublicKeyPath $file -UserData 'echo hi'
-        $vm.SshCommand | Should -Match '^ssh -p (\d+) root@127\.0\.0\.1$'
-        [int]($vm.SshCommand -replace '^ssh -p (\d+) .*$', '$1') | Should -BeGreaterOrEqual 1024
+        $vm.SshPort | Should -BeNullOrEmpty -Because 'a port free now may be taken by the time the VM starts'
+        $vm.SshCommand | Should -BeNullOrEmpty
         $definition = Get-Content -Raw (Join-Path $env:MYHV_HOME 'vms/fb-ok/definition.json') | ConvertFrom-Json
         $definition.firstBoot.hostName | Should -Be 'web.example'
         @($definition.firstBoot.sshPublicKeys) | Should -Be @($script:key)
-        (Get-MyVm -Name 'fb-ok' | Format-List | Out-String) | Should -Match 'SshCommand\s*:\s*ssh -p'
+        $definition.network.sshPortAutomatic | Should -BeTrue
+        $definition.network.sshPort | Should -BeNullOrEmpty
         $fixed = New-MyVm -Name 'fb-port' -SshPublicKey $script:key -SshPort 40222
         $fixed.SshCommand | Should -Be 'ssh -p 40222 root@127.0.0.1'
+        # Set-MyVm keeps the forward.
+        (Set-MyVm -Name 'fb-port' -Cpus 2 -PassThru).SshCommand | Should -Be 'ssh -p 40222 root@127.0.0.1'
+        Set-MyVm -Name 'fb-ok' -MemoryMiB 320
+        (Get-Content -Raw (Join-Path $env:MYHV_HOME 'vms/fb-ok/definition.json') | ConvertFrom-Json).network.sshPortAutomatic | Should -BeTrue
         (New-MyVm -Name 'fb-none').SshCommand | Should -BeNullOrEmpty
+    }
+
+    It 'chooses the automatic SSH port at each start, records it and shows it; a taken one is not reused' {
+        Skip-UnlessPrerequisite -Name 'qemu-system-x86_64, dosfstools, mtools' -Condition {
+            (Get-Command qemu-system-x86_64, mkfs.vfat, mtype -CommandType Application -ErrorAction Ignore | Select-Object -Unique Name).Count -eq 3 }
+        $env:MYHV_ACCEL = 'tcg'
+        $null = New-MyVm -Name 'fb-port-auto' -Image tiny -SshPublicKey $script:key
+        $ports = @()
+        $holder = $null
+        try {
+            foreach ($run in 1, 2) {
+                Start-MyVm -Name 'fb-port-auto'
+                $vm = Get-MyVm -Name 'fb-port-auto'
+                $vm.SshPort | Should -BeGreaterOrEqual 1024
+                $vm.SshCommand | Should -Be "ssh -p $($vm.SshPort) root@127.0.0.1"
+                $state = Get-Content -Raw (Join-Path $env:MYHV_HOME 'vms/fb-port-auto/state.json') | ConvertFrom-Json
+                $state.sshPort | Should -Be $vm.SshPort
+                ([IO.File]::ReadAllText("/proc/$($vm.Pid)/cmdline").Split([char] 0) -match 'hostfwd') |
+                    Should -Match "hostfwd=tcp:127\.0\.0\.1:$($vm.SshPort)-:22"
+                $ports += $vm.SshPort
+                Stop-MyVm -Name 'fb-port-auto' -Force
+                (Get-MyVm -Name 'fb-port-auto').SshPort | Should -BeNullOrEmpty
+                # Another program takes the port of the first run before the second start.
+                if ($run -eq 1) { $holder = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, $vm.SshPort); $holder.Start() }
+            }
+        } finally {
+            if ($holder) { $holder.Stop() }
+            Stop-MyVm -Name 'fb-port-auto' -Force -ErrorAction Ignore
+        }
+        $ports[1] | Should -Not -Be $ports[0]
+    }
+
+    It 'refuses to start with a pinned SSH port another program holds, before anything is created' {
+        Skip-UnlessPrerequisite -Name 'qemu-system-x86_64' -Condition { [bool](Get-Command qemu-system-x86_64 -CommandType Application -ErrorAction Ignore) }
+        $holder = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+        $holder.Start()
+        try {
+            $port = $holder.LocalEndpoint.Port
+            $vm = New-MyVm -Name 'fb-port-held' -Image tiny -SshPublicKey $script:key -SshPort $port
+            $vm.SshCommand | Should -Be "ssh -p $port root@127.0.0.1"
+            $err = $null
+            try { Start-MyVm -Name 'fb-port-held' -ErrorAction Stop } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'VmStartFailed,*'
+            $err.Exception.Message | Should -Match "SSH port $port on 127\.0\.0\.1 is in use"
+        } finally { $holder.Stop() }
+        (Get-MyVm -Name 'fb-port-held').Status | Should -Not -Be 'Running'
+        Test-Path -LiteralPath (Join-Path $env:MYHV_HOME 'run/fb-port-held') | Should -BeFalse
+        Test-Path -LiteralPath (Join-Path $env:MYHV_HOME 'vms/fb-port-held/disk.qcow2') | Should -BeFalse
     }
 
     It 'writes the NoCloud seed (CIDATA: meta-data and user-data) as a run artifact of the start' {

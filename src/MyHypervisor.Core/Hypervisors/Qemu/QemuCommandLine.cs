@@ -24,11 +24,18 @@ public static class QemuCommandLine
             "-m", $"{d.MemoryMiB}M",
             // A guest reboot ends the process, as on a microVM: the module's status stays honest.
             "-no-reboot",
-            "-kernel", r.Image.Kernel,
-            "-append", r.KernelCommandLine,
-            "-drive", $"file={Escape(r.OverlayDisk)},if=none,id=disk0,format=qcow2,cache=writeback",
-            "-device", "virtio-blk-pci,drive=disk0",
         };
+        // A whole-disk image: QEMU's firmware (SeaBIOS, the default for -machine pc) boots the
+        // disk's own boot loader. Otherwise QEMU loads the image's kernel directly.
+        args.AddRange(r.Image.Kernel is { } kernel
+            ? new[] { "-kernel", kernel, "-append", r.KernelCommandLine }
+            : new[] { "-boot", "strict=on" });
+        args.AddRange(new[]
+        {
+            "-drive", $"file={Escape(r.OverlayDisk)},if=none,id=disk0,format=qcow2,cache=writeback",
+            // The firmware boots the root disk only (strict): never the seed disk's FAT boot sector.
+            "-device", r.Image.Kernel is null ? "virtio-blk-pci,drive=disk0,bootindex=0" : "virtio-blk-pci,drive=disk0",
+        });
         // The console log is opened for appending (append=on, logappend=on: O_APPEND), so the module
         // can trim it under QEMU (see ConsoleLog); QemuDriver empties the log for each new run.
         // With a console socket, the socket chardev still logs every byte the guest writes,
@@ -37,7 +44,7 @@ public static class QemuCommandLine
             ? new[] { "-chardev", $"file,id=serial0,path={Escape(r.ConsoleLog)},append=on", "-serial", "chardev:serial0" }
             : new[] { "-chardev", $"socket,id=serial0,path={Escape(r.ConsoleSocket)},server=on,wait=off,logfile={Escape(r.ConsoleLog)},logappend=on",
                       "-serial", "chardev:serial0" });
-        if (r.Image.Initrd is not null) args.AddRange(new[] { "-initrd", r.Image.Initrd });
+        if (r.Image.Kernel is not null && r.Image.Initrd is not null) args.AddRange(new[] { "-initrd", r.Image.Initrd });
         if (r.SeedDisk is not null)
             args.AddRange(new[] { "-drive", $"file={Escape(r.SeedDisk)},if=none,id=seed0,format=raw,readonly=on",
                                   "-device", "virtio-blk-pci,drive=seed0" });
@@ -46,7 +53,7 @@ public static class QemuCommandLine
         {
             case NetworkMode.User:
                 // SSH: a forward on 127.0.0.1 only, never on the host's other addresses.
-                var forward = d.Network.SshPort is { } ssh ? $",hostfwd=tcp:127.0.0.1:{ssh}-:22" : "";
+                var forward = r.SshPort is { } ssh ? $",hostfwd=tcp:127.0.0.1:{ssh}-:22" : "";
                 args.AddRange(new[] { "-netdev", $"user,id=net0{forward}", "-device", $"virtio-net-pci,netdev=net0,mac={d.Network.MacAddress}" });
                 break;
             case NetworkMode.Bridge:

@@ -6,19 +6,18 @@ using MyHypervisor.Core.Processes;
 namespace MyHypervisor.Core.Images.Building;
 
 /// <summary>
-/// New-MyVmImage: builds a direct-kernel-boot Debian image (vmlinuz, initrd.img, rootfs.ext4,
-/// image.json) in a work folder next to its destination and renames it into place last.
+/// New-MyVmImage: builds an image from a recipe (<see cref="IImageRecipe"/>: Debian from packages,
+/// or tiny) in a work folder next to its destination and renames it into place last.
 /// </summary>
 /// <remarks>
-/// Steps and their fail points: workdir (image.workdir), rootfs (mmdebstrap, image.rootfs),
-/// kernel (image.kernel), disk (image.disk), manifest (image.manifest), then the rename. One
+/// The transaction every recipe shares: the workdir step (image.workdir), the recipe's own steps
+/// (each with its fail point image.&lt;step&gt;), manifest (image.manifest), then the rename. One
 /// build per image name at a time (a lock file); a build that died is rolled back by the next.
 /// </remarks>
 public sealed class ImageBuilder
 {
     public const string Activity = "Building image";
     public const string DiskFile = "rootfs.ext4";
-    private const string CommandLine = "console=ttyS0 root=/dev/vda rw panic=-1 net.ifnames=0 quiet";
     private readonly string imagesRoot;
     private readonly ImageUsage usage;
 
@@ -33,21 +32,20 @@ public sealed class ImageBuilder
 
     public sealed record Result(string Folder, Outcome Outcome, TimeSpan Elapsed);
 
-    public Result Build(ImageRecipe recipe, bool force, OperationContext context)
+    public Result Build(IImageRecipe recipe, bool force, OperationContext context)
     {
         recipe.Validate();
-        var tools = BuildPrerequisites.Check();
+        var tools = recipe.CheckHost();
         var started = DateTime.UtcNow;
         var hash = recipe.Hash();
         var destination = Path.Combine(imagesRoot, recipe.Name);
         if (!force && IsCurrent(destination, hash)) return new Result(destination, Outcome.Cached, TimeSpan.Zero);
-        CheckPackagesKnown(recipe);
 
         EnsureFolder(imagesRoot);
         using var buildLock = BuildLock.Acquire(Path.Combine(imagesRoot, $".{recipe.Name}.lock"), recipe.Name, context);
         RecoverDeadBuilds(context);
         if (!force && IsCurrent(destination, hash)) return new Result(destination, Outcome.Cached, DateTime.UtcNow - started);
-        if (Directory.Exists(destination))
+        if (Directory.Exists(destination) && !recipe.KeepsDiskOf(destination))
         {
             var users = usage.VmsUsing(destination);
             if (users.Count > 0)
@@ -76,13 +74,15 @@ public sealed class ImageBuilder
             var leftovers = report.Leftovers.Count == 0 ? "" : $" Left behind: {string.Join("; ", report.Leftovers)}.";
             if (e is MyHvException known)
                 throw new MyHvException(known.Kind, $"{known.Message}{leftovers}", inner: e) { FailedStep = step, Leftovers = report.Leftovers };
+            // The contract has no id of its own for a failed build: what it lacked (a package, a
+            // mirror, space, a tool that failed) is a prerequisite of the build, named in the message.
             throw new MyHvException(MyHvErrorKind.PrerequisiteMissing,
                 $"Building the image '{recipe.Name}' failed at step '{step}': {e.Message}. Nothing of it was kept.{leftovers}", inner: e)
             { FailedStep = step, Leftovers = report.Leftovers };
         }
     }
 
-    private Outcome Run(ImageRecipe recipe, string hash, string work, string destination,
+    private Outcome Run(IImageRecipe recipe, string hash, string work, string destination,
         IReadOnlyDictionary<string, string> tools, BuildLedger ledger, bool force, OperationContext context)
     {
         ledger.BeginStep("workdir");
@@ -108,39 +108,11 @@ public sealed class ImageBuilder
             return Outcome.Linked;
         }
 
-        ledger.BeginStep("rootfs");
-        var guest = Path.Combine(work, "guest");
-        GuestFiles.WriteTo(guest);
-        var hooks = Path.Combine(guest, "hooks");
-        var root = Path.Combine(work, "root");
-        RootFsBuilder.Run(recipe, tools, hooks, root, ledger, context, Activity);
-        BuildLedger.StepDone("rootfs");
-
-        ledger.BeginStep("kernel");
-        context.Report(recipe.Name, Activity, "Kernel and initrd", 80);
-        var kernel = KernelFiles.CopyOut(root, staged);
-        BuildLedger.StepDone("kernel");
-
-        ledger.BeginStep("disk");
-        context.Report(recipe.Name, Activity, $"Root disk ({recipe.DiskSizeGiB} GiB ext4)", 85);
-        RunTool(tools["mkfs.ext4"], new[] { "-q", "-F", "-L", "myhv-root", "-E", "root_owner=0:0", "-d", root,
-            Path.Combine(staged, DiskFile), $"{recipe.DiskSizeGiB}G" }, TimeSpan.FromMinutes(10));
-        BuildLedger.StepDone("disk");
+        var manifest = recipe.Produce(new ImageBuildRun(work, staged, destination, hash, ledger, tools, context));
 
         ledger.BeginStep("manifest");
-        var manifest = new BuiltImageManifest
+        manifest = manifest with
         {
-            Name = recipe.Name,
-            Disk = DiskFile,
-            CommandLine = CommandLine,
-            KernelVersion = kernel.Version,
-            KernelPackage = kernel.Package,
-            Distribution = recipe.Distribution,
-            Packages = recipe.AllPackages,
-            DiskSizeGiB = recipe.DiskSizeGiB,
-            HasGuestAgent = true,
-            HasSsh = true,
-            ReadsNoCloudSeed = true,
             RecipeHash = hash,
             Built = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
             BuiltBy = "New-MyVmImage",
@@ -157,6 +129,8 @@ public sealed class ImageBuilder
         // The image is world-readable (like /usr/share): VMs of every user may boot it.
         File.SetUnixFileMode(staged, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
             UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        foreach (var file in Directory.EnumerateFiles(staged))
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         DirectoryExchange.Install(staged, destination);
     }
 
@@ -178,7 +152,7 @@ public sealed class ImageBuilder
         return null;
     }
 
-    private static void LinkOrCopy(string source, string target)
+    internal static void LinkOrCopy(string source, string target)
     {
         if (Mono.Unix.Native.Syscall.link(source, target) != 0) File.Copy(source, target);
     }
@@ -194,25 +168,6 @@ public sealed class ImageBuilder
             foreach (var removed in report.Removed) context.Say($"Rolled back an interrupted image build: {removed}");
             foreach (var leftover in report.Leftovers) context.Warning($"An interrupted image build left: {leftover}");
         }
-    }
-
-    private static void CheckPackagesKnown(ImageRecipe recipe)
-    {
-        var apt = ProgramRunner.Find("apt-cache");
-        if (apt is null || recipe.ExtraPackages.Count == 0) return;
-        foreach (var package in recipe.ExtraPackages)
-        {
-            var result = ProgramRunner.Run(apt, new[] { "show", "--no-all-versions", package });
-            if (result.ExitCode != 0 || string.IsNullOrWhiteSpace(result.StandardOutput))
-                throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
-                    $"apt knows no package '{package}' (from -Package). Check the name (apt-cache search {package}), or run apt-get update.");
-        }
-    }
-
-    private static void RunTool(string program, IEnumerable<string> args, TimeSpan timeout)
-    {
-        var result = ProgramRunner.Run(program, args, timeout);
-        if (result.ExitCode != 0) throw new IOException($"{Path.GetFileName(program)} exited with {result.ExitCode}: {result.Describe()}");
     }
 
     internal static void EnsureFolder(string folder)

@@ -23,7 +23,7 @@ internal static class RootFsBuilder
         ("running --customize-hook", 70), ("cleaning package lists", 75), ("success", 78),
     };
 
-    public static void Run(ImageRecipe recipe, IReadOnlyDictionary<string, string> tools, string hookDir, string target,
+    public static void Run(DebianImageRecipe recipe, IReadOnlyDictionary<string, string> tools, string hookDir, string target,
         BuildLedger ledger, OperationContext context, string activity)
     {
         var args = new List<string>
