@@ -45,6 +45,8 @@ public sealed class MyHvPaths
     public string AgentSocket(string name) => Path.Combine(RuntimeDirectory(name), "agent.sock");
     /// <summary>The serial console's line, offered by the hypervisor for an interactive session (the log is kept as well).</summary>
     public string ConsoleSocket(string name) => Path.Combine(RuntimeDirectory(name), "console.sock");
+    /// <summary>Cloud Hypervisor's hybrid vsock socket (the guest channel on that engine).</summary>
+    public string VsockSocket(string name) => Path.Combine(RuntimeDirectory(name), "vsock.sock");
     public string VolumeSocket(string name, string tag) => Path.Combine(RuntimeDirectory(name), $"fs-{tag}.sock");
 
     /// <summary>

@@ -45,7 +45,9 @@ public sealed class StartPreflight(MyHvPaths paths, ImageCatalog images, Acceler
                 throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"VM '{name}': the volume folder '{volume.Path}' no longer exists.", name);
         CheckSocketPaths(definition);
         GuestCommandLine.CheckUserParts(definition);
-        var (accelerator, reason) = accelerators.Select(executable, image.Kernel, context.Narrate, context.Cancel);
+        var (accelerator, reason) = driver is Hypervisors.CloudHypervisor.CloudHypervisorDriver
+            ? Hypervisors.CloudHypervisor.CloudHypervisorAccelerator.Select(name)
+            : accelerators.Select(executable, image.Kernel, context.Narrate, context.Cancel);
         context.Say($"VM '{name}': accelerator {accelerator} ({reason})");
         return new Result(image, executable, accelerator, reason);
     }
