@@ -88,7 +88,7 @@ public sealed class CloudHypervisorDriver : IHypervisorDriver
         };
         var started = ProgramRunner.Run(launcher, arguments, TimeSpan.FromSeconds(30));
         if (started.ExitCode != 0)
-            throw new InvalidOperationException($"start-stop-daemon could not start {Executable} (exit {started.ExitCode}): {started.Describe()}{LogTail(log)}");
+            throw new InvalidOperationException($"start-stop-daemon could not start {Executable} (exit {started.ExitCode}): {started.Describe()}{DetachedProcessFiles.LogTail(log)}");
         if (File.Exists(request.PidFile)) File.SetUnixFileMode(request.PidFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
         var identity = WaitForProcess(request.PidFile, program, marker, log, cancel);
@@ -112,19 +112,19 @@ public sealed class CloudHypervisorDriver : IHypervisorDriver
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (DateTime.UtcNow < deadline)
         {
-            if (ReadPidFile(pidFile) is int pid)
+            if (DetachedProcessFiles.ReadPidFile(pidFile) is int pid)
             {
                 var executable = ProcFs.ReadExecutable(pid);
                 if (executable is not null && Path.GetFileName(executable) == Path.GetFileName(program)
                     && ProcessLiveness.CarriesMarker(pid, marker) && ProcessLiveness.Identify(pid) is { } identity)
                     return identity;
                 if (ProcFs.ReadStat(pid) is null or { HasExited: true })
-                    throw new InvalidOperationException($"{Executable} exited at once{LogTail(log)}");
+                    throw new InvalidOperationException($"{Executable} exited at once{DetachedProcessFiles.LogTail(log)}");
             }
             Thread.Sleep(10);
         }
         cancel.ThrowIfCancellationRequested();
-        throw new InvalidOperationException($"{Executable} did not start within 10 s (pid file {pidFile}){LogTail(log)}");
+        throw new InvalidOperationException($"{Executable} did not start within 10 s (pid file {pidFile}){DetachedProcessFiles.LogTail(log)}");
     }
 
     /// <summary>
@@ -146,8 +146,8 @@ public sealed class CloudHypervisorDriver : IHypervisorDriver
             }
             catch (CloudHypervisorApiException e) when (e.Status is null && !e.TimedOut)
             {
-                if (!ProcessLiveness.IsAlive(process)) throw new InvalidOperationException($"{Executable} exited before its API answered{LogTail(log)}", e);
-                if (DateTime.UtcNow >= deadline) throw new InvalidOperationException($"{e.Message} (for {ApiStartTimeout.TotalSeconds:0} s){LogTail(log)}", e);
+                if (!ProcessLiveness.IsAlive(process)) throw new InvalidOperationException($"{Executable} exited before its API answered{DetachedProcessFiles.LogTail(log)}", e);
+                if (DateTime.UtcNow >= deadline) throw new InvalidOperationException($"{e.Message} (for {ApiStartTimeout.TotalSeconds:0} s){DetachedProcessFiles.LogTail(log)}", e);
                 Thread.Sleep(delay);
                 delay = Math.Min(delay * 2, 100);
             }
@@ -173,7 +173,7 @@ public sealed class CloudHypervisorDriver : IHypervisorDriver
         catch (CloudHypervisorApiException e) when (e.Status is null && !e.TimedOut
             && ProcessTerminator.WaitForExit(process, TimeSpan.FromSeconds(2), CancellationToken.None))
         {
-            throw new InvalidOperationException($"{Executable} exited during {e.Endpoint}{LogTail(log)}", e);
+            throw new InvalidOperationException($"{Executable} exited during {e.Endpoint}{DetachedProcessFiles.LogTail(log)}", e);
         }
     }
 
@@ -254,21 +254,5 @@ public sealed class CloudHypervisorDriver : IHypervisorDriver
         if (node is not JsonValue v) return null;
         if (v.TryGetValue<long>(out var l)) return l;
         return v.TryGetValue<ulong>(out var u) ? (long)Math.Min(u, long.MaxValue) : null;
-    }
-
-    private static int? ReadPidFile(string path)
-    {
-        try { return File.Exists(path) && int.TryParse(File.ReadAllText(path).Trim(), out var pid) && pid > 0 ? pid : null; }
-        catch (IOException) { return null; }
-    }
-
-    private static string LogTail(string log)
-    {
-        try
-        {
-            var lines = File.Exists(log) ? File.ReadAllLines(log).Where(l => l.Length > 0).TakeLast(5).ToArray() : Array.Empty<string>();
-            return lines.Length == 0 ? "." : ": " + string.Join(" | ", lines);
-        }
-        catch (IOException) { return "."; }
     }
 }
