@@ -178,16 +178,28 @@ function Skip-UnlessPrerequisite {
         The prerequisite, as a person would install it (e.g. 'qemu-system-x86_64', 'root', '/dev/kvm').
     .PARAMETER Condition
         $true (or a script block returning a true value) when the prerequisite is present.
+    .PARAMETER NotInstallable
+        The prerequisite is one no package on this platform provides (the Cloud Hypervisor binary):
+        the test is skipped even under CI=true, with the reason exactly
+        'not installable on this platform: <Name>', which the runner lists in its summary. Only for
+        such named exceptions, never for something Bootstrap could install.
     .EXAMPLE
         It 'boots' { Skip-UnlessPrerequisite -Name 'qemu-system-x86_64' -Condition { Get-Command qemu-system-x86_64 -ErrorAction Ignore }; ... }
+    .EXAMPLE
+        It 'runs on the real binary' { Skip-UnlessPrerequisite -NotInstallable -Name 'cloud-hypervisor' -Condition $realCh; ... }
     #>
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)] [string] $Name,
-        [Parameter(Mandatory)] [AllowNull()] [object] $Condition
+        [Parameter(Mandatory)] [AllowNull()] [object] $Condition,
+        [switch] $NotInstallable
     )
     $present = if ($Condition -is [scriptblock]) { & $Condition } else { $Condition }
     if ($present) { return }
+    if ($NotInstallable) {
+        Set-ItResult -Skipped -Because "not installable on this platform: $Name"
+        return
+    }
     if ($env:CI -eq 'true') {
         $exception = [System.InvalidOperationException]::new("Prerequisite missing: $Name (CI=true, so a missing prerequisite fails the test instead of skipping it)")
         $PSCmdlet.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new(

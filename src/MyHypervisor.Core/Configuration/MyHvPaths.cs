@@ -47,6 +47,8 @@ public sealed class MyHvPaths
     public string ConsoleSocket(string name) => Path.Combine(RuntimeDirectory(name), "console.sock");
     /// <summary>Held (flock) by the one interactive console session of a run (Connect-MyVmConsole).</summary>
     public string ConsoleLock(string name) => Path.Combine(RuntimeDirectory(name), "console.lock");
+    /// <summary>Cloud Hypervisor's hybrid vsock socket (the guest channel on that engine).</summary>
+    public string VsockSocket(string name) => Path.Combine(RuntimeDirectory(name), "vsock.sock");
     public string VolumeSocket(string name, string tag) => Path.Combine(RuntimeDirectory(name), $"fs-{tag}.sock");
 
     /// <summary>

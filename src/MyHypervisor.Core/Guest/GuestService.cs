@@ -60,6 +60,14 @@ public sealed class GuestService(VmManager manager)
         var (definition, state) = manager.Inspect(name, context);
         if (state.Status != VmStatus.Running || state.Hypervisor is null)
             throw new MyHvException(MyHvErrorKind.VmNotRunning, $"VM '{name}' is not running (it is {state.Status}).", name);
+        if (!Lifecycle.VmManager.DriverFor(definition.Hypervisor).SupportsGuestAgent)
+        {
+            var refused = new MyHvException(MyHvErrorKind.GuestAgentUnavailable,
+                $"VM '{name}' runs on {definition.Hypervisor}, where the module does not reach a guest agent: qemu-ga speaks over a " +
+                "virtio-serial port, which Cloud Hypervisor does not have. Use a QEMU VM for work inside the guest.", name);
+            refused.Data[NoAgentKey] = true;
+            throw refused;
+        }
         var hasAgent = state.GuestAgent ?? HasAgentImage(definition);
         var socket = Paths.AgentSocket(name);
         if (!hasAgent || !File.Exists(socket))

@@ -65,7 +65,25 @@ public sealed class HostInspector(MyHvPaths paths)
             ? Found("Bridge", "bridges: " + string.Join(", ", bridges))
             : Missing("Bridge", "no network bridge on this host (needed only for -Network Bridge)", "ip link add br0 type bridge && ip link set br0 up"));
         checks.Add(Orphans());
+        checks.Add(CloudHypervisor(user));
         return checks;
+    }
+
+    /// <summary>The second engine (New-MyVm -Hypervisor cloud-hypervisor): its binary and version, and KVM, which it needs.</summary>
+    private static HostCheck CloudHypervisor(string user)
+    {
+        var kvmOk = File.Exists("/dev/kvm") && Privileges.CanReadWrite("/dev/kvm");
+        var kvm = !File.Exists("/dev/kvm") ? "/dev/kvm does not exist (no KVM on this host)"
+            : kvmOk ? $"/dev/kvm is accessible to {user}" : $"/dev/kvm is not accessible to {user}";
+        var ch = ProgramRunner.Find(Hypervisors.CloudHypervisor.CloudHypervisorDriver.Executable);
+        if (ch is null)
+            return Missing("CloudHypervisor",
+                $"cloud-hypervisor not found on PATH (no Debian package ships it); {kvm}",
+                "only for -Hypervisor cloud-hypervisor: put a static release binary from github.com/cloud-hypervisor/cloud-hypervisor/releases on PATH, on a host with KVM");
+        var detail = $"{ch}: {FirstLine(ch, "--version")}; {kvm}";
+        return kvmOk
+            ? Found("CloudHypervisor", detail)
+            : Missing("CloudHypervisor", detail, "Cloud Hypervisor runs on KVM only: use a host with KVM and give the user access to /dev/kvm (usermod -aG kvm <user>)");
     }
 
     private HostCheck Accelerator(string? qemu, GuestImage? image, Action<string>? narrate)

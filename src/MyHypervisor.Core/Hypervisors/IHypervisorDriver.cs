@@ -4,13 +4,34 @@ namespace MyHypervisor.Core.Hypervisors;
 
 /// <summary>
 /// The boundary between the lifecycle logic and one hypervisor engine (QEMU over QMP today;
-/// Cloud Hypervisor over its REST socket later). A driver launches, answers its API, stops and
+/// Cloud Hypervisor over its REST socket). A driver launches, answers its API, stops and
 /// counts; everything transactional (ledger, state, liveness) stays outside it.
 /// </summary>
 public interface IHypervisorDriver
 {
-    /// <summary>The name recorded in a VM's definition ("qemu").</summary>
+    /// <summary>The name recorded in a VM's definition ("qemu", "cloud-hypervisor").</summary>
     string Name { get; }
+
+    /// <summary>The executable's file name: a recorded process is this VM's hypervisor only if it runs this program.</summary>
+    string ExecutableName { get; }
+
+    /// <summary>The whole argument on the hypervisor's command line that names this VM's run (a path in its runtime folder).</summary>
+    string ProcessMarker(Configuration.MyHvPaths paths, string vm);
+
+    /// <summary>
+    /// True when the hypervisor left evidence of a crash (QEMU's pid file, CH's API socket: both
+    /// are removed on a clean exit), so a dead VM is told apart from a guest that powered off.
+    /// </summary>
+    bool LeftCrashEvidence(Configuration.MyHvPaths paths, string vm);
+
+    /// <summary>The host end of the guest channel (QEMU: a virtio-serial port's socket; CH: the hybrid vsock socket).</summary>
+    string GuestChannelSocket(Configuration.MyHvPaths paths, string vm);
+
+    /// <summary>A connected stream to the guest's readiness channel, or null when it cannot be reached (yet).</summary>
+    System.Net.Sockets.Socket? ConnectGuestChannel(string channelSocket);
+
+    /// <summary>Whether the guest agent (qemu-ga) is reachable on this engine.</summary>
+    bool SupportsGuestAgent { get; }
 
     /// <summary>The executable the driver runs, or null when it is not installed.</summary>
     string? FindExecutable();
@@ -44,11 +65,18 @@ public interface IHypervisorDriver
 
     /// <summary>Cumulative block device counters.</summary>
     DiskCounters ReadDiskCounters(HypervisorEndpoint endpoint);
+
+    /// <summary>Cumulative network counters from the guest's side, when the engine counts them (null: read the TAP device).</summary>
+    NetworkCounters? ReadNetworkCounters(HypervisorEndpoint endpoint) => null;
 }
 
 /// <summary>How to reach a running hypervisor.</summary>
-public sealed record HypervisorEndpoint(string ApiSocket);
+/// <summary>How to reach a running hypervisor; <paramref name="Pid"/> is the launched process, when the API can tell its own pid.</summary>
+public sealed record HypervisorEndpoint(string ApiSocket, int? Pid = null);
 
 public sealed record DiskCounters(long ReadBytes, long WriteBytes);
+
+/// <summary>Bytes the guest received and sent.</summary>
+public sealed record NetworkCounters(long RxBytes, long TxBytes);
 
 public sealed record LaunchedHypervisor(Processes.ProcessIdentity Process, HypervisorEndpoint Endpoint);

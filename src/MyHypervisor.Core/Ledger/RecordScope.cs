@@ -20,6 +20,7 @@ public sealed class RecordScope
     public static readonly IReadOnlySet<string> KnownPrograms = new HashSet<string>(StringComparer.Ordinal)
     {
         Hypervisors.Qemu.QemuDriver.Executable, Volumes.VirtiofsdLauncher.ProgramName,
+        Hypervisors.CloudHypervisor.CloudHypervisorDriver.Executable,
     };
 
     private const string HelperLockFolder = "/run/virtiofsd";

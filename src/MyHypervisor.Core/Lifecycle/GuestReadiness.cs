@@ -26,18 +26,21 @@ public static class GuestReadiness
     private static readonly TimeSpan AgentProbeWait = TimeSpan.FromMilliseconds(150);
 
     /// <param name="agentSocket">The guest agent's port, when the image has an agent: its guest-ping answer counts as ready.</param>
+    /// <param name="connectChannel">How the engine reaches the channel (default: a plain unix socket; CH: hybrid vsock).</param>
     public static Source Wait(string? channelSocket, string consoleLog, string readyLine, TimeSpan timeout,
-        Func<bool> hypervisorAlive, Action<TimeSpan>? tick, CancellationToken cancel, string? agentSocket = null) =>
-        Wait(channelSocket, new ConsoleFollower(consoleLog, readyLine), timeout, hypervisorAlive, tick, cancel, agentSocket);
+        Func<bool> hypervisorAlive, Action<TimeSpan>? tick, CancellationToken cancel, string? agentSocket = null,
+        Func<string, Socket?>? connectChannel = null) =>
+        Wait(channelSocket, new ConsoleFollower(consoleLog, readyLine), timeout, hypervisorAlive, tick, cancel, agentSocket, connectChannel);
 
     /// <summary>As above, with the caller's follower of the console log (it counts what it read).</summary>
     public static Source Wait(string? channelSocket, ConsoleFollower console, TimeSpan timeout,
-        Func<bool> hypervisorAlive, Action<TimeSpan>? tick, CancellationToken cancel, string? agentSocket = null)
+        Func<bool> hypervisorAlive, Action<TimeSpan>? tick, CancellationToken cancel, string? agentSocket = null,
+        Func<string, Socket?>? connectChannel = null)
     {
         using var agent = agentSocket is not null && File.Exists(agentSocket) ? Guest.GuestAgentConnection.TryConnect(agentSocket) : null;
         var started = DateTime.UtcNow;
         var deadline = started + timeout;
-        var channel = channelSocket is not null && File.Exists(channelSocket) ? TryConnect(channelSocket) : null;
+        var channel = channelSocket is not null && File.Exists(channelSocket) ? (connectChannel ?? TryConnect)(channelSocket) : null;
         // Only what is new is read (console), and only a READY-sized tail is kept (channel): a
         // guest that floods either cannot grow this process.
         var channelText = new BoundedMatcher(ChannelReadyMessage);
@@ -80,7 +83,8 @@ public static class GuestReadiness
         throw new TimeoutException($"the guest did not report ready within {timeout.TotalSeconds:0} s");
     }
 
-    private static Socket? TryConnect(string socketPath)
+    /// <summary>A plain connect to a unix socket; null when nothing listens there.</summary>
+    public static Socket? TryConnect(string socketPath)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try

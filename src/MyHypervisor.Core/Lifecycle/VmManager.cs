@@ -42,7 +42,7 @@ public sealed class VmManager
         Paths = paths;
         store = new VmStore(paths);
         Images = new ImageCatalog(paths);
-        reconciler = new VmReconciler(store) { PauseProbe = VmPauser.Probe(paths, DriverFor) };
+        reconciler = new VmReconciler(store) { PauseProbe = VmPauser.Probe(paths, DriverFor), Drivers = DriverFor };
         preflight = new StartPreflight(paths, Images, new AcceleratorSelector(paths));
         starter = new VmStarter(store, preflight, DriverFor);
         stopper = new VmStopper(store, DriverFor);
@@ -57,11 +57,15 @@ public sealed class VmManager
     public MyHvPaths Paths { get; }
     public ImageCatalog Images { get; }
 
-    /// <summary>The engine a VM's definition names. Cloud Hypervisor will register here.</summary>
+    /// <summary>The engines a VM can name (New-MyVm -Hypervisor), the default first.</summary>
+    public static readonly IReadOnlyList<string> HypervisorNames = new[] { "qemu", Hypervisors.CloudHypervisor.CloudHypervisorDriver.DriverName };
+
+    /// <summary>The engine a VM's definition names.</summary>
     public static IHypervisorDriver DriverFor(string name) => name switch
     {
         "qemu" => new QemuDriver(),
-        _ => throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"Unknown hypervisor '{name}'. Supported: qemu."),
+        Hypervisors.CloudHypervisor.CloudHypervisorDriver.DriverName => new Hypervisors.CloudHypervisor.CloudHypervisorDriver(),
+        _ => throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"Unknown hypervisor '{name}'. Supported: {string.Join(", ", HypervisorNames)}."),
     };
 
     /// <summary>Names of the VMs that exist, without reconciling (for completion and wildcard expansion).</summary>
@@ -77,6 +81,7 @@ public sealed class VmManager
         // that comes first: "you may not create TAP devices" is the answer, not "no such bridge".
         Host.PrivilegedFeatures.Check(spec.Name, spec.Network, spec.Volumes);
         VmSpecRules.Validate(spec, TapDevices.BridgeExists);
+        HypervisorRules.Validate(spec);
         var sshPort = FirstBoot.FirstBootPlan.Validate(spec);
         var image = Images.Resolve(spec.Image);
         if (store.Exists(spec.Name))
@@ -104,6 +109,7 @@ public sealed class VmManager
             FirstBoot = spec.FirstBoot is { IsEmpty: false } ? spec.FirstBoot : null,
             Volumes = spec.Volumes.Select(v => new VmVolume { Path = Path.GetFullPath(v.Path), Tag = v.Tag, ReadOnly = v.ReadOnly }).ToList(),
             KernelArguments = spec.KernelArguments,
+            Hypervisor = spec.Hypervisor,
         };
     }
 

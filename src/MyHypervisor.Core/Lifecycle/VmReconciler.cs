@@ -25,6 +25,9 @@ public sealed class VmReconciler(VmStore store)
     public Func<VmSession, bool?>? PauseProbe { get; init; }
     private MyHvPaths Paths => store.Paths;
 
+    /// <summary>The engine of a VM's definition (its executable, marker and crash evidence).</summary>
+    public Func<string, Hypervisors.IHypervisorDriver> Drivers { get; init; } = VmManager.DriverFor;
+
     /// <summary>The records of this VM may name only what this VM owns.</summary>
     public RecordScope ScopeOf(VmSession session) => new(Paths, session.Name, session.Definition.Network.TapName);
 
@@ -42,14 +45,14 @@ public sealed class VmReconciler(VmStore store)
 
     /// <summary>
     /// True only when <paramref name="identity"/> is alive (pid, start time, boot, executable) and
-    /// is this VM's QEMU: the hypervisor program, carrying this VM's pid file as an argument. A
-    /// hand-edited record naming any other live process is not trusted, and that process is never
-    /// signalled.
+    /// is this VM's hypervisor: the engine's program, carrying this VM's marker as an argument
+    /// (QEMU: its pid file; CH: its API socket). A hand-edited record naming any other live process
+    /// is not trusted, and that process is never signalled.
     /// </summary>
-    public bool IsOwnHypervisor(string name, ProcessIdentity identity) =>
+    public bool IsOwnHypervisor(string name, ProcessIdentity identity, Hypervisors.IHypervisorDriver driver) =>
         ProcessLiveness.IsAlive(identity)
-        && Path.GetFileName(ProcFs.ReadExecutable(identity.Pid) ?? identity.Executable ?? string.Empty) == Hypervisors.Qemu.QemuDriver.Executable
-        && ProcessLiveness.CarriesMarker(identity.Pid, Paths.PidFile(name));
+        && Path.GetFileName(ProcFs.ReadExecutable(identity.Pid) ?? identity.Executable ?? string.Empty) == driver.ExecutableName
+        && ProcessLiveness.CarriesMarker(identity.Pid, driver.ProcessMarker(Paths, name));
 
     /// <summary>
     /// A journal exists only while a start is under way (the starter holds the VM's lock
@@ -89,7 +92,8 @@ public sealed class VmReconciler(VmStore store)
     {
         var state = session.State;
         if (state.Status is VmStatus.Stopped or VmStatus.Failed) return Array.Empty<string>();
-        if (state.Hypervisor is { } process && IsOwnHypervisor(session.Name, process))
+        var driver = Drivers(session.Definition.Hypervisor);
+        if (state.Hypervisor is { } process && IsOwnHypervisor(session.Name, process, driver))
         {
             // Paused is the hypervisor's word, not the record's: ask it (only then, as it costs a QMP call).
             if (state.Status == VmStatus.Paused)
@@ -103,16 +107,16 @@ public sealed class VmReconciler(VmStore store)
             return Array.Empty<string>();
         }
 
-        // QEMU removes its pid file on a clean exit (guest power-off, quit); after a crash or
-        // SIGKILL the file stays. That tells a guest shutdown from a crash.
-        var crashed = File.Exists(Paths.PidFile(session.Name));
+        // QEMU removes its pid file and CH its API socket on a clean exit (guest power-off, quit);
+        // after a crash or SIGKILL they stay. That tells a guest shutdown from a crash.
+        var crashed = driver.LeftCrashEvidence(Paths, session.Name);
         var pid = state.Hypervisor?.Pid.ToString() ?? "unknown";
         // A live process that is not this VM's QEMU is left alone; but a QEMU that is dying (killed,
         // its threads still exiting) has already lost its command line, and that is a dead VM.
         var impostor = state.Hypervisor is { } recorded && ProcessLiveness.IsAlive(recorded)
             && ProcFs.ReadArguments(recorded.Pid) is { Length: > 0 };
         context.Say(impostor
-            ? $"VM '{session.Name}': its recorded hypervisor (pid {pid}) is a live process that is not this VM's QEMU; it is left alone"
+            ? $"VM '{session.Name}': its recorded hypervisor (pid {pid}) is a live process that is not this VM's {driver.ExecutableName}; it is left alone"
             : $"VM '{session.Name}': its hypervisor (pid {pid}) is gone; tearing down the run's artifacts");
         var report = ArtifactUndo.UndoAll(state.Artifacts, scope, context.Narrate);
         if (state.Status == VmStatus.Stopping || (!crashed && !impostor))
@@ -131,8 +135,8 @@ public sealed class VmReconciler(VmStore store)
             Status = VmStatus.Failed, Hypervisor = null, Attempt = null, Artifacts = report.Remaining,
             StoppedAt = DateTimeOffset.UtcNow,
             Reason = impostor
-                ? $"The recorded hypervisor process (pid {pid}) is not this VM's QEMU (another program, or without this VM's pid file); the record was not trusted and that process was left alone."
-                : $"The hypervisor process (pid {pid}) died unexpectedly (killed or crashed); its pid file was left behind.",
+                ? $"The recorded hypervisor process (pid {pid}) is not this VM's {driver.ExecutableName} (another program, or without this VM's marker {driver.ProcessMarker(Paths, session.Name)}); the record was not trusted and that process was left alone."
+                : $"The hypervisor process (pid {pid}) died unexpectedly (killed or crashed); what it removes on a clean exit (QEMU's pid file, CH's API socket) was left behind.",
             ConsoleTail = ConsoleLog.Tail(Paths.ConsoleLog(session.Name), ConsoleTailLines),
         });
         return report.Removed;

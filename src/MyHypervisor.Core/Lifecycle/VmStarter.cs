@@ -66,8 +66,9 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 Step(transaction, context, name, "network", 30, () => CreateTap(transaction, definition));
             if (definition.Volumes.Count > 0)
                 Step(transaction, context, name, "volumes", 40, () => StartVolumes(transaction, definition, context.Cancel));
-            Step(transaction, context, name, "guest-channel", 50, () => PrepareGuestChannel(transaction, name));
-            Step(transaction, context, name, "guest-agent", 55, () => PrepareGuestAgent(transaction, name));
+            Step(transaction, context, name, "guest-channel", 50, () => PrepareGuestChannel(transaction, driver, name));
+            if (driver.SupportsGuestAgent)
+                Step(transaction, context, name, "guest-agent", 55, () => PrepareGuestAgent(transaction, name));
             string? seed = null;
             if (definition.FirstBoot is not null)
                 Step(transaction, context, name, "seed", 58, () => seed = FirstBoot.SeedStep.Create(transaction, definition, Paths.RuntimeDirectory(name)));
@@ -102,7 +103,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 StartedAt = ProcFs.StartTimeOf(launched.Process.StartTicks),
                 Attempt = transaction.Attempt,
                 Artifacts = transaction.RunArtifacts,
-                GuestAgent = ready.Image.GuestAgent,
+                GuestAgent = ready.Image.GuestAgent && driver.SupportsGuestAgent,
                 SshPort = sshPort,
             }));
             transaction.Retire();
@@ -113,7 +114,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
             throw RollBack(session, transaction, failure, launched is not null, context);
         }
 
-        if (options.WaitForGuest) WaitForGuest(session, ready.Image, options, context);
+        if (options.WaitForGuest) WaitForGuest(session, driver, ready.Image, options, context);
     }
 
     /// <summary>
@@ -199,9 +200,9 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
             VirtiofsdLauncher.Start(volume, Paths.VolumeSocket(definition.Name, volume.Tag), OwnerOf(definition), transaction, cancel);
     }
 
-    /// <summary>The hypervisor creates the channel's socket; the ledger owns it from here on.</summary>
-    private void PrepareGuestChannel(StartTransaction transaction, string name) =>
-        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = "guest-channel", Path = Paths.ChannelSocket(name) });
+    /// <summary>The hypervisor creates the channel's socket (QEMU's port, CH's hybrid vsock); the ledger owns it from here on.</summary>
+    private void PrepareGuestChannel(StartTransaction transaction, IHypervisorDriver driver, string name) =>
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = "guest-channel", Path = driver.GuestChannelSocket(Paths, name) });
 
     /// <summary>
     /// The guest is ready: its agent tells the addresses once, for Get-MyVm's IPAddress (a short
@@ -268,7 +269,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         $"Starting VM '{name}' failed at step '{step}': cancelled (the command was stopped).";
 
 
-    private void WaitForGuest(VmSession session, Images.GuestImage image, StartOptions options, OperationContext context)
+    private void WaitForGuest(VmSession session, IHypervisorDriver driver, Images.GuestImage image, StartOptions options, OperationContext context)
     {
         var name = session.Name;
         var hypervisor = session.State.Hypervisor!;
@@ -276,13 +277,14 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         context.Say($"VM '{name}': waiting up to {timeout.TotalSeconds:0} s for the guest to report ready");
         try
         {
-            var source = GuestReadiness.Wait(Paths.ChannelSocket(name), Paths.ConsoleLog(name), image.ReadyLine, timeout,
+            var agent = image.GuestAgent && driver.SupportsGuestAgent;
+            var source = GuestReadiness.Wait(driver.GuestChannelSocket(Paths, name), Paths.ConsoleLog(name), image.ReadyLine, timeout,
                 () => ProcessLiveness.IsAlive(hypervisor),
                 elapsed => context.Report(name, $"Starting VM '{name}'", $"Waiting for the guest ({elapsed.TotalSeconds:0} s)",
                     95 + (int)Math.Min(4, 4 * elapsed.TotalSeconds / timeout.TotalSeconds)),
-                context.Cancel, image.GuestAgent ? Paths.AgentSocket(name) : null);
+                context.Cancel, agent ? Paths.AgentSocket(name) : null, driver.ConnectGuestChannel);
             context.Say($"VM '{name}': the guest reported ready through its {source.ToString().ToLowerInvariant()}");
-            if (image.GuestAgent) RecordGuestAddresses(session, context);
+            if (agent) RecordGuestAddresses(session, context);
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {

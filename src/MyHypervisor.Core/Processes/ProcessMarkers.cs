@@ -22,16 +22,30 @@ public static class ProcessMarkers
         return null;
     }
 
-    /// <summary>The path a marker or an argument names: itself when absolute, or the value of an option (<c>--name=/path</c>).</summary>
+    /// <summary>
+    /// The path a marker or an argument names: itself when absolute, the value of an option
+    /// (<c>--name=/path</c>), or of a key in Cloud Hypervisor's option syntax (<c>path=/path</c>).
+    /// </summary>
     public static string? PathOf(string argument)
     {
         if (argument.StartsWith('/')) return argument;
+        if (KeyValuePath(argument) is { } value) return value;
         if (argument.StartsWith('-'))
         {
             var equals = argument.IndexOf('=');
             if (equals > 0 && equals + 1 < argument.Length && argument[equals + 1] == '/') return argument[(equals + 1)..];
         }
         return null;
+    }
+
+    /// <summary>"key=/path" with a lower-case key (CH's --api-socket path=...); a value with a comma is a list, not one path.</summary>
+    private static string? KeyValuePath(string argument)
+    {
+        var equals = argument.IndexOf('=');
+        if (equals <= 0 || equals + 1 >= argument.Length || argument[equals + 1] != '/') return null;
+        if (!argument.AsSpan(0, equals).ToString().All(c => c is (>= 'a' and <= 'z') or '_' or '-')) return null;
+        var value = argument[(equals + 1)..];
+        return value.Contains(',') ? null : value;
     }
 
     /// <summary>True when <paramref name="argument"/> matches <paramref name="marker"/> as a whole (see the class summary).</summary>

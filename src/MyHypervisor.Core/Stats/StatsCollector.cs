@@ -23,9 +23,13 @@ public sealed class StatsCollector(Configuration.MyHvPaths paths, Func<string, I
             throw NotRunning(name);
 
         DiskCounters disk;
+        NetworkCounters? guestNet;
         try
         {
-            disk = drivers(session.Definition.Hypervisor).ReadDiskCounters(new HypervisorEndpoint(paths.ApiSocket(name)));
+            var driver = drivers(session.Definition.Hypervisor);
+            var endpoint = new HypervisorEndpoint(paths.ApiSocket(name));
+            disk = driver.ReadDiskCounters(endpoint);
+            guestNet = driver.ReadNetworkCounters(endpoint);
         }
         catch (Exception e) when (e is QmpConnectionException or QmpException or IOException)
         {
@@ -47,9 +51,10 @@ public sealed class StatsCollector(Configuration.MyHvPaths paths, Func<string, I
             MemoryMiB = session.Definition.MemoryMiB,
             DiskReadBytes = disk.ReadBytes,
             DiskWriteBytes = disk.WriteBytes,
-            // The host's TAP transmits what the guest receives, and receives what it sends.
-            NetRxBytes = tapTx,
-            NetTxBytes = tapRx,
+            // The engine's own counters when it has them (CH's virtio-net); else the host's TAP, which
+            // transmits what the guest receives, and receives what it sends.
+            NetRxBytes = guestNet?.RxBytes ?? tapTx,
+            NetTxBytes = guestNet?.TxBytes ?? tapRx,
             Uptime = DateTimeOffset.UtcNow - ProcFs.StartTimeOf(process.StartTicks),
             Timestamp = DateTimeOffset.UtcNow,
         };

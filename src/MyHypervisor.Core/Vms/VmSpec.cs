@@ -17,4 +17,6 @@ public sealed record VmSpec
     public FirstBoot.FirstBootSettings? FirstBoot { get; init; }
     /// <summary>User network: the host port on 127.0.0.1 forwarded to the guest's port 22 (0: pick a free one).</summary>
     public int? SshPort { get; init; }
+    /// <summary>The engine that runs the VM: "qemu" or "cloud-hypervisor".</summary>
+    public string Hypervisor { get; init; } = "qemu";
 }

@@ -133,7 +133,7 @@ public static class VirtiofsdLauncher
         var launch = ProgramRunner.Run(launcher, arguments, TimeSpan.FromSeconds(30), owner.Environment);
         if (launch.ExitCode != 0)
             throw new InvalidOperationException(
-                $"start-stop-daemon could not start virtiofsd for volume '{volume.Tag}' (exit {launch.ExitCode}): {launch.Describe()}{LogTail(log)}");
+                $"start-stop-daemon could not start virtiofsd for volume '{volume.Tag}' (exit {launch.ExitCode}): {launch.Describe()}{DetachedProcessFiles.LogTail(log)}");
 
         // start-stop-daemon writes its pid file 0644 whatever the umask (measured); it is 0600 here.
         if (File.Exists(pidFile)) File.SetUnixFileMode(pidFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
@@ -147,7 +147,7 @@ public static class VirtiofsdLauncher
             // pid is still start-stop-daemon, which neither the record's pid nor its program finds,
             // so a rollback then would miss the virtiofsd it becomes a moment later.
             if (identity is not null && cancel.IsCancellationRequested) break;
-            if (identity is null && ReadPidFile(pidFile) is int pid)
+            if (identity is null && DetachedProcessFiles.ReadPidFile(pidFile) is int pid)
             {
                 identity = IdentifyDaemon(pid, program, marker);
                 if (identity is null && ProcFs.ReadStat(pid) is null or { HasExited: true }) { exitedEarly = true; break; }
@@ -158,11 +158,11 @@ public static class VirtiofsdLauncher
         if (identity is not null) transaction.Update(record with { Process = identity });
         cancel.ThrowIfCancellationRequested();
         if (exitedEarly || (identity is not null && !ProcessLiveness.IsAlive(identity)))
-            throw new InvalidOperationException($"virtiofsd for volume '{volume.Tag}' exited before it opened its socket{LogTail(log)}");
+            throw new InvalidOperationException($"virtiofsd for volume '{volume.Tag}' exited before it opened its socket{DetachedProcessFiles.LogTail(log)}");
         if (identity is null)
-            throw new InvalidOperationException($"virtiofsd for volume '{volume.Tag}' did not start within 10 s (pid file {pidFile}){LogTail(log)}");
+            throw new InvalidOperationException($"virtiofsd for volume '{volume.Tag}' did not start within 10 s (pid file {pidFile}){DetachedProcessFiles.LogTail(log)}");
         if (!File.Exists(socketPath))
-            throw new InvalidOperationException($"virtiofsd for volume '{volume.Tag}' did not open its socket {socketPath} within 10 s{LogTail(log)}");
+            throw new InvalidOperationException($"virtiofsd for volume '{volume.Tag}' did not open its socket {socketPath} within 10 s{DetachedProcessFiles.LogTail(log)}");
         // The C daemon binds its socket 0700; sockets are 0600 (the runtime folder is 0700 meanwhile).
         File.SetUnixFileMode(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
@@ -177,22 +177,6 @@ public static class VirtiofsdLauncher
         if (executable is null || Path.GetFileName(executable) != Path.GetFileName(program)) return null;
         if (!ProcessLiveness.CarriesMarker(pid, marker)) return null;
         return ProcessLiveness.Identify(pid);
-    }
-
-    private static int? ReadPidFile(string path)
-    {
-        try { return File.Exists(path) && int.TryParse(File.ReadAllText(path).Trim(), out var pid) && pid > 0 ? pid : null; }
-        catch (IOException) { return null; }
-    }
-
-    private static string LogTail(string log)
-    {
-        try
-        {
-            var lines = File.Exists(log) ? File.ReadAllLines(log).Where(l => l.Length > 0).TakeLast(5).ToArray() : Array.Empty<string>();
-            return lines.Length == 0 ? "." : ": " + string.Join(" | ", lines);
-        }
-        catch (IOException) { return "."; }
     }
 
     private static bool SupportsReadOnlyFlag(string program)

@@ -65,10 +65,19 @@ public sealed class NewMyVmCommand : MyHypervisorCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public int? SshPort { get; set; }
 
+    /// <summary>The engine: qemu (default) or cloud-hypervisor (KVM hosts; no user-mode network, so its default network is None).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(HypervisorNameCompleter))]
+    public string Hypervisor { get; set; } = "qemu";
+
     protected override void ProcessRecord()
     {
         // -Bridge alone means a bridged network; an explicit -Network still wins (and is validated).
-        var network = Bridge is not null && !MyInvocation.BoundParameters.ContainsKey(nameof(Network)) ? NetworkMode.Bridge : Network;
+        // Cloud Hypervisor has no user-mode network: without -Network or -Bridge its VM has none.
+        var network = MyInvocation.BoundParameters.ContainsKey(nameof(Network)) ? Network
+            : Bridge is not null ? NetworkMode.Bridge
+            : Hypervisor == Core.Hypervisors.CloudHypervisor.CloudHypervisorDriver.DriverName ? NetworkMode.None
+            : Network;
         try
         {
             var keys = SshPublicKey.ToList();
@@ -80,9 +89,10 @@ public sealed class NewMyVmCommand : MyHypervisorCmdlet
                 Bridge = Bridge, Address = IPAddress, Gateway = Gateway, Volumes = Volume, KernelArguments = KernelArguments,
                 FirstBoot = new Core.FirstBoot.FirstBootSettings { HostName = HostName, SshPublicKeys = keys, UserData = UserData },
                 SshPort = SshPort,
+                Hypervisor = Hypervisor,
             };
             var definition = Manager.PlanNew(spec);
-            var what = $"{definition.Cpus} CPU, {definition.MemoryMiB} MiB, image '{definition.Image}', network {definition.Network}";
+            var what = $"{definition.Cpus} CPU, {definition.MemoryMiB} MiB, image '{definition.Image}', network {definition.Network}, {definition.Hypervisor}";
             if (!ShouldProcess($"VM '{Name}' ({what})", "Create")) return;
             WriteObject(Manager.Create(definition, CreateContext()));
             WarnAboutMissingPrerequisites(definition);

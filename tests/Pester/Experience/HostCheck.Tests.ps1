@@ -11,7 +11,7 @@ BeforeAll {
     $null = Import-MyHvTestModule
     $script:vmHome = New-MyHvTestHome
     $env:MYHV_ACCEL = 'tcg'
-    $script:checkNames = 'Qemu', 'QemuImg', 'DefaultImage', 'Accelerator', 'Virtiofsd', 'VolumeTools', 'TapPermission', 'Bridge', 'Orphans'
+    $script:checkNames = 'Qemu', 'QemuImg', 'DefaultImage', 'Accelerator', 'Virtiofsd', 'VolumeTools', 'TapPermission', 'Bridge', 'Orphans', 'CloudHypervisor'
 
     # A PATH with qemu-img but no qemu-system-x86_64 (and nothing else).
     $script:noQemuPath = Join-Path $TestDrive 'bin'

@@ -12,6 +12,21 @@ public sealed class QemuDriver : IHypervisorDriver
 
     public string Name => "qemu";
 
+    public string ExecutableName => Executable;
+
+    /// <summary>The pid file's path, passed as a whole argument of -pidfile.</summary>
+    public string ProcessMarker(Configuration.MyHvPaths paths, string vm) => paths.PidFile(vm);
+
+    /// <summary>QEMU removes its pid file on a clean exit (guest power-off, quit); after a crash or SIGKILL the file stays.</summary>
+    public bool LeftCrashEvidence(Configuration.MyHvPaths paths, string vm) => File.Exists(paths.PidFile(vm));
+
+    public string GuestChannelSocket(Configuration.MyHvPaths paths, string vm) => paths.ChannelSocket(vm);
+
+    /// <summary>The channel's chardev is a plain unix socket server.</summary>
+    public System.Net.Sockets.Socket? ConnectGuestChannel(string channelSocket) => Lifecycle.GuestReadiness.TryConnect(channelSocket);
+
+    public bool SupportsGuestAgent => true;
+
     public string? FindExecutable() => ProgramRunner.Find(Executable);
 
     public LaunchedHypervisor Launch(LaunchRequest request, StartTransaction transaction, CancellationToken cancel)
