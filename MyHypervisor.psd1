@@ -30,6 +30,9 @@
         'New-MyVmImage'
         'Get-MyVmImage'
         'Remove-MyVmImage'
+        'Connect-MyVmHost'
+        'Get-MyVmHost'
+        'Disconnect-MyVmHost'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

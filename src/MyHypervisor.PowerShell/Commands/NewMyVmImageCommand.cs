@@ -33,7 +33,7 @@ public sealed class NewMyVmImageCommand : MyHypervisorCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         var recipe = new ImageRecipe { Name = Name, Distribution = Distribution, ExtraPackages = Package, DiskSizeGiB = DiskSizeGiB };
         try
