@@ -37,10 +37,35 @@ public sealed record HostResources
             MemoryAvailableMiB = MemInfoMiB("MemAvailable"),
             AllocatedMiB = vms.Where(vm => HoldsMemory(vm.Status)).Sum(vm => (long)vm.MemoryMiB),
             VmCounts = vms.GroupBy(vm => vm.Status.ToString()).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal),
-            Images = manager.Images.List().Select(image => image.Name).ToList(),
+            Images = ImageNames(manager.Paths),
             Accelerator = new Hypervisors.AcceleratorSelector(manager.Paths).Known(),
             KvmDevice = File.Exists("/dev/kvm"),
         };
+    }
+
+    /// <summary>
+    /// The usable images' names, first of a name wins. Unlike ImageCatalog.List, one folder with
+    /// an unusable manifest does not hide the others: a host is described, not refused.
+    /// </summary>
+    private static IReadOnlyList<string> ImageNames(Configuration.MyHvPaths paths)
+    {
+        var names = new List<string>();
+        foreach (var root in Configuration.ImageSearchPath.Folders(paths).Where(Directory.Exists))
+        {
+            IEnumerable<string> folders;
+            try { folders = Directory.EnumerateDirectories(root).Where(f => !Path.GetFileName(f).StartsWith('.')).ToList(); }
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException) { continue; }
+            foreach (var folder in folders)
+            {
+                try
+                {
+                    if (Core.Images.ImageCatalog.TryLoad(folder) is { } image && !names.Contains(image.Name)) names.Add(image.Name);
+                }
+                catch (Errors.MyHvException) { }
+            }
+        }
+        names.Sort(StringComparer.Ordinal);
+        return names;
     }
 
     /// <summary>A /proc/meminfo field ("MemTotal:  24576000 kB") in MiB; 0 when absent.</summary>

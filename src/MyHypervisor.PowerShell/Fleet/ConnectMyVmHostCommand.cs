@@ -12,7 +12,7 @@ namespace MyHypervisor.PowerShell.Fleet;
 /// as long as this PowerShell session and is reopened by the next command when it drops.
 /// Connecting 'localhost' opens nothing: it only sets this machine's -MemoryCapacityMiB.
 /// </summary>
-[Cmdlet(VerbsCommunications.Connect, "MyVmHost")]
+[Cmdlet(VerbsCommunications.Connect, "MyVmHost", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(VmHostInfo))]
 public sealed class ConnectMyVmHostCommand : PSCmdlet
 {
@@ -26,7 +26,7 @@ public sealed class ConnectMyVmHostCommand : PSCmdlet
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateRange(1, 65535)]
-    public int? Port { get; set; }
+    public int Port { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
@@ -40,7 +40,7 @@ public sealed class ConnectMyVmHostCommand : PSCmdlet
     /// <summary>The memory placement may hand out on this host (default: all of its memory).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateRange(1, 64L * 1024 * 1024)]
-    public long? MemoryCapacityMiB { get; set; }
+    public long MemoryCapacityMiB { get; set; }
 
     /// <summary>ssh options, as New-PSSession -Options takes them: @{ StrictHostKeyChecking = 'yes'; ConnectTimeout = 10 }.</summary>
     [Parameter]
@@ -51,22 +51,26 @@ public sealed class ConnectMyVmHostCommand : PSCmdlet
         var registry = VmHostRegistry.Current;
         var name = Name ?? HostName;
         var localVersion = FleetDispatch.LocalVersion(this);
+        long? capacity = MyInvocation.BoundParameters.ContainsKey(nameof(MemoryCapacityMiB)) ? MemoryCapacityMiB : null;
+        int? port = MyInvocation.BoundParameters.ContainsKey(nameof(Port)) ? Port : null;
         if (string.Equals(name, Core.Vms.VmInfo.LocalHost, StringComparison.OrdinalIgnoreCase))
         {
             if (!string.Equals(HostName, Core.Vms.VmInfo.LocalHost, StringComparison.OrdinalIgnoreCase))
                 ThrowTerminatingError(ErrorRecords.From(new MyHvException(MyHvErrorKind.InvalidVmSpec,
                     $"The name 'localhost' is this machine's. Give the host at '{HostName}' another -Name."), name));
-            registry.Local.MemoryCapacityMiB = MemoryCapacityMiB;
-            WriteVerbose($"This machine (localhost) needs no session; placement capacity {(MemoryCapacityMiB is null ? "its memory" : MemoryCapacityMiB + " MiB")}");
+            if (!ShouldProcess("VM host 'localhost' (this machine)", $"Set placement capacity to {(capacity is null ? "its memory" : capacity + " MiB")}")) return;
+            registry.Local.MemoryCapacityMiB = capacity;
+            WriteVerbose($"This machine (localhost) needs no session; placement capacity {(capacity is null ? "its memory" : capacity + " MiB")}");
             WriteObject(Describe(registry.Local, localVersion));
             return;
         }
         var host = new VmHostConnection
         {
-            Name = name, HostName = HostName, UserName = UserName, Port = Port,
+            Name = name, HostName = HostName, UserName = UserName, Port = port,
             KeyFilePath = KeyFilePath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(KeyFilePath),
-            SshOptions = SshOption, MemoryCapacityMiB = MemoryCapacityMiB,
+            SshOptions = SshOption, MemoryCapacityMiB = capacity,
         };
+        if (!ShouldProcess($"VM host '{name}' ({host.Address})", "Connect")) return;
         WriteVerbose($"Opening a PowerShell session over SSH to {host.Address} for VM host '{name}'");
         try
         {

@@ -6,6 +6,7 @@ namespace MyHypervisor.PowerShell.Fleet;
 
 /// <summary>Closes VM hosts' sessions and forgets them. Their VMs keep running there. 'localhost' stays.</summary>
 [Cmdlet(VerbsCommunications.Disconnect, "MyVmHost", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(void))]
 public sealed class DisconnectMyVmHostCommand : PSCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]

@@ -32,7 +32,7 @@ public static class VmHostSessions
             if (host.SshOptions is not null) ps.AddParameter("Options", host.SshOptions);
             var result = ps.Invoke();
             session = result.Select(o => o.BaseObject).OfType<PSSession>().FirstOrDefault()
-                ?? throw Unreachable(host, $"SSH connection failed: {Reason(ps)}");
+                ?? throw Unreachable(host, SshDiagnosis.Why(host) ?? $"SSH connection failed: {Reason(ps)}");
         }
         host.Session = session;
         try
