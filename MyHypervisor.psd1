@@ -32,6 +32,9 @@
         'Remove-MyVmImage'
         'Get-MyVmOrphan'
         'Connect-MyVmConsole'
+        'Connect-MyVmHost'
+        'Get-MyVmHost'
+        'Disconnect-MyVmHost'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

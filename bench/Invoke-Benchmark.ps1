@@ -30,7 +30,7 @@ param(
     [ValidateRange(3, 50)] [int] $ScaleRepetitions = 7,
     [ValidateRange(1, 50)] [int] $ReconcileRepetitions = 5,
     # Which parts to run (all by default); a partial run is for profiling, and its files are partial too.
-    [ValidateSet('import', 'start-stop', 'rollback', 'scale', 'guest', 'runner')] [string[]] $Section = @('import', 'start-stop', 'rollback', 'scale', 'guest', 'runner'),
+    [ValidateSet('import', 'start-stop', 'rollback', 'scale', 'guest', 'runner', 'fleet')] [string[]] $Section = @('import', 'start-stop', 'rollback', 'scale', 'guest', 'runner', 'fleet'),
     # Rounds of each 20 MiB Copy-MyVmFile (each takes tens of seconds under TCG).
     [ValidateRange(1, 20)] [int] $CopyRepetitions = 3,
     # The module to measure (default: the built out/MyHypervisor), e.g. to compare another build.
@@ -630,6 +630,9 @@ if ($sectionErrors.Count) {
 [System.IO.File]::WriteAllText((Join-Path $OutputDirectory 'results.md'), $md.ToString())
 Write-BenchLine "wrote $(Join-Path $OutputDirectory 'results.md') and results.json"
 #endregion
+
+# Many hosts over SSH remoting: its own file and report (fleet-results.md); it needs root for its namespaces.
+Invoke-Section 'fleet' { & (Join-Path $PSScriptRoot 'FleetFanOut.ps1') -WorkDirectory (Join-Path $BenchHome 'f') -OutputDirectory $OutputDirectory }
 
 if ($sectionErrors.Count) { exit 1 }
 exit 0

@@ -27,6 +27,10 @@ $version = @($props.Project.PropertyGroup.ModuleVersion | Where-Object { $_ })[0
     Set-Content -NoNewline (Join-Path $staging 'MyHypervisor.psd1')
 
 Invoke-BuildTask Docs @{ Configuration = $Configuration; HelpDirectory = (Join-Path $staging 'en-US') }
+# about_ topics are plain text that Get-Help finds next to the module's MAML.
+foreach ($about in Get-ChildItem (Join-Path $RepoRoot 'docs') -Filter 'about_*.md') {
+    Copy-Item $about.FullName (Join-Path $staging "en-US/$($about.BaseName).help.txt")
+}
 
 $previous = Join-Path $OutRoot ".MyHypervisor.previous"
 if (Test-Path $previous) { Remove-Item -Recurse -Force $previous }

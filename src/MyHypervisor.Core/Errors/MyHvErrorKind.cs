@@ -23,4 +23,6 @@ public enum MyHvErrorKind
     GuestAgentUnavailable,
     /// <summary>Work in the guest failed: a command (with -ErrorOnNonZeroExit), or a file copy.</summary>
     GuestCommandFailed,
+    /// <summary>A VM host (Connect-MyVmHost) could not be reached: not connected, SSH refused, or the session dropped.</summary>
+    VmHostUnreachable,
 }

@@ -94,6 +94,15 @@ public sealed class AcceleratorSelector(MyHvPaths paths)
         return (answer.Accelerator, answer.Reason);
     }
 
+    /// <summary>The accelerator a start would use, without probing: the setting, else the cached verdict, else null (not probed yet).</summary>
+    public string? Known()
+    {
+        var wanted = (Environment.GetEnvironmentVariable(Variable) ?? "auto").Trim().ToLowerInvariant();
+        if (wanted is "kvm" or "tcg") return wanted;
+        if (!File.Exists("/dev/kvm") || !Host.Privileges.CanReadWrite("/dev/kvm")) return "tcg";
+        return TryReadCache(CacheFile)?.Accelerator;
+    }
+
     private static CachedAnswer? TryReadCache(string file)
     {
         try

@@ -7,6 +7,8 @@ namespace MyHypervisor.Core.Stats;
 public sealed class VmStats
 {
     public required string Name { get; init; }
+    /// <summary>The machine the sample is from: this one. Objects from another host carry that host's name instead.</summary>
+    public string VmHost => Vms.VmInfo.LocalHost;
     public required Vms.VmStatus Status { get; init; }
     public required int Pid { get; init; }
     public required double CpuSeconds { get; init; }

@@ -49,6 +49,13 @@ public sealed class VmInfo
     public string? SshCommand { get; }
 
     public string Name { get; }
+    /// <summary>
+    /// The machine the VM is defined on: this one. Objects that come from another host (the
+    /// cmdlets' -VmHost) carry that host's name, so a piped object acts where it came from.
+    /// </summary>
+    public string VmHost => LocalHost;
+    /// <summary>The name of this machine among VM hosts.</summary>
+    public const string LocalHost = "localhost";
     public Guid Id { get; }
     public VmStatus Status { get; }
     public string Hypervisor { get; }

@@ -34,19 +34,19 @@ public sealed class CopyMyVmCommand : MyHypervisorCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
-    protected override void BeginProcessing()
+    protected override void BeginLocalProcessing()
     {
-        base.BeginProcessing();   // MYHV_HOME is checked before anything in it is trusted
+        base.BeginLocalProcessing();   // MYHV_HOME is checked before anything in it is trusted
         Manager.RecoverInterruptedOperations(CreateContext());
     }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         foreach (var name in ResolveNames(Name))
             if (!sources.Contains(name)) sources.Add(name);
     }
 
-    protected override void EndProcessing()
+    protected override void EndLocalProcessing()
     {
         // One new name takes one source: a pattern that reaches several VMs is refused before anything is made.
         if (sources.Count > 1)
@@ -61,6 +61,6 @@ public sealed class CopyMyVmCommand : MyHypervisorCmdlet
                 if (PassThru) WriteObject(vm);
             });
         }
-        base.EndProcessing();
+        base.EndLocalProcessing();
     }
 }

@@ -42,7 +42,7 @@ public sealed class CopyMyVmFileCommand : MyHypervisorCmdlet
     [ValidateRange(1, 3600)]
     public int TimeoutSeconds { get; set; } = 30;
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         // Host paths are relative to the current PowerShell location, not the process's.
         var hostPath = GetUnresolvedProviderPathFromPSPath(FromGuest ? Destination : Path);

@@ -16,13 +16,13 @@ public sealed class GetMyVmCommand : MyHypervisorCmdlet
     public string[] Name { get; set; } = { "*" };
 
     /// <summary>First, copies interrupted by the death of their process are rolled back (Copy-MyVm).</summary>
-    protected override void BeginProcessing()
+    protected override void BeginLocalProcessing()
     {
-        base.BeginProcessing();   // MYHV_HOME is checked before anything in it is trusted
+        base.BeginLocalProcessing();   // MYHV_HOME is checked before anything in it is trusted
         Manager.RecoverInterruptedOperations(CreateContext());
     }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         var context = CreateContext();
         foreach (var name in ResolveNames(Name))

@@ -21,7 +21,7 @@ public sealed class GetMyVmConsoleCommand : MyHypervisorCmdlet
     [ValidateRange(0, int.MaxValue)]
     public int Tail { get; set; }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         var context = CreateContext();
         foreach (var name in ResolveNames(Name))

@@ -26,14 +26,9 @@ public sealed class GetMyVmGuestCommand : MyHypervisorCmdlet
     [ValidateRange(1, 3600)]
     public int TimeoutSeconds { get; set; } = 5;
 
-    /// <summary>How many VMs are asked at the same time.</summary>
-    [Parameter]
-    [ValidateRange(1, 256)]
-    public int ThrottleLimit { get; set; } = 8;
-
     private readonly HashSet<string> fromPattern = new(StringComparer.Ordinal);
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         foreach (var pattern in Name)
             foreach (var name in ResolveNames(new[] { pattern }))
@@ -43,10 +38,10 @@ public sealed class GetMyVmGuestCommand : MyHypervisorCmdlet
             }
     }
 
-    protected override void EndProcessing()
+    protected override void EndLocalProcessing()
     {
         var service = new GuestService(Manager);
-        ParallelVmRunner.Run(this, names, ThrottleLimit, Cancellation,
+        ParallelVmRunner.Run(this, names, ThrottleLimitOr(8), Cancellation,
             (name, context) => service.Facts(name, TimeSpan.FromSeconds(TimeoutSeconds), context),
             WriteObject,
             (error, name) =>
@@ -56,6 +51,6 @@ public sealed class GetMyVmGuestCommand : MyHypervisorCmdlet
                 else WriteVmError(error, name);
             },
             WriteVerbose);
-        base.EndProcessing();
+        base.EndLocalProcessing();
     }
 }

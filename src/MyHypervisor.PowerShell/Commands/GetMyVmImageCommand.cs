@@ -15,7 +15,7 @@ public sealed class GetMyVmImageCommand : MyHypervisorCmdlet
     [ArgumentCompleter(typeof(ImageNameCompleter))]
     public string[] Name { get; set; } = { "*" };
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         foreach (var image in ImageBuilders.Match(this, Name)) WriteObject(image);
     }

@@ -19,7 +19,7 @@ public sealed class GetMyVmStatsCommand : MyHypervisorCmdlet
     [ArgumentCompleter(typeof(VmNameCompleter))]
     public string[] Name { get; set; } = { "*" };
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         var context = CreateContext();
         foreach (var pattern in Name)

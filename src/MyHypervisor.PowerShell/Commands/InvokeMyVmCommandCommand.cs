@@ -62,32 +62,27 @@ public sealed class InvokeMyVmCommandCommand : MyHypervisorCmdlet
     [Parameter]
     public SwitchParameter ErrorOnNonZeroExit { get; set; }
 
-    /// <summary>How many VMs run the command at the same time.</summary>
-    [Parameter]
-    [ValidateRange(1, 256)]
-    public int ThrottleLimit { get; set; } = 8;
-
-    protected override void BeginProcessing()
+    protected override void BeginLocalProcessing()
     {
-        base.BeginProcessing();   // MYHV_HOME is checked before anything in it is trusted
+        base.BeginLocalProcessing();   // MYHV_HOME is checked before anything in it is trusted
         if (InputObject is PSObject wrapped) InputObject = wrapped.BaseObject;
         if (InputObject is not null and not string and not byte[])
             ThrowVmError(new MyHvException(MyHvErrorKind.InvalidVmSpec,
                 $"-InputObject takes a string or a byte[]; got {InputObject.GetType().Name}. Join lines into one string, or pass [byte[]]."));
     }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         foreach (var name in ResolveNames(Name))
             if (!names.Contains(name) && ShouldProcess($"VM '{name}'", $"Run {Describe()}"))
                 names.Add(name);
     }
 
-    protected override void EndProcessing()
+    protected override void EndLocalProcessing()
     {
         var request = BuildRequest();
         var service = new GuestService(Manager);
-        ParallelVmRunner.Run(this, names, ThrottleLimit, Cancellation,
+        ParallelVmRunner.Run(this, names, ThrottleLimitOr(8), Cancellation,
             (name, context) => service.Invoke(name, request, context),
             result =>
             {
@@ -100,7 +95,7 @@ public sealed class InvokeMyVmCommandCommand : MyHypervisorCmdlet
             },
             (error, name) => WriteVmError(error, name),
             WriteVerbose);
-        base.EndProcessing();
+        base.EndLocalProcessing();
     }
 
     private GuestCommandRequest BuildRequest()

@@ -70,7 +70,27 @@ public sealed class NewMyVmCommand : MyHypervisorCmdlet
     [ArgumentCompleter(typeof(HypervisorNameCompleter))]
     public string Hypervisor { get; set; } = "qemu";
 
-    protected override void ProcessRecord()
+    /// <summary>
+    /// -VmHost with several hosts places the VM on one: the reachable host with the most
+    /// unallocated memory that has the image (and KVM when MYHV_ACCEL=kvm asks for it here).
+    /// One host named pins it there.
+    /// </summary>
+    private protected override IReadOnlyList<Fleet.VmHostConnection> ChooseHosts(IReadOnlyList<Fleet.VmHostConnection> hosts, Fleet.FleetDispatch dispatch)
+    {
+        if (hosts.Count <= 1) return hosts;
+        var survey = Fleet.VmHostSurvey.Ask(hosts, ThrottleLimit, Fleet.FleetDispatch.LocalVersion(this), CreateContext(), WriteVerbose);
+        var accelerator = Environment.GetEnvironmentVariable(Core.Hypervisors.AcceleratorSelector.Variable)?.Trim().ToLowerInvariant();
+        var choice = Fleet.VmPlacement.Choose(survey, MemoryMiB, Image, accelerator);
+        if (choice.Host is null)
+        {
+            WriteVmError(new MyHvException(MyHvErrorKind.InvalidVmSpec, $"VM '{Name}' was not created: {choice.Why}", Name), Name);
+            return Array.Empty<Fleet.VmHostConnection>();
+        }
+        WriteVerbose($"Placing VM '{Name}' on host '{choice.Host.Name}': {choice.Why}");
+        return hosts.Where(h => h.Name == choice.Host.Name).ToList();
+    }
+
+    protected override void ProcessLocalRecord()
     {
         // -Bridge alone means a bridged network; an explicit -Network still wins (and is validated).
         // Cloud Hypervisor has no user-mode network: without -Network or -Bridge its VM has none.

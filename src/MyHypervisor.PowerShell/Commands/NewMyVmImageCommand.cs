@@ -44,7 +44,7 @@ public sealed class NewMyVmImageCommand : MyHypervisorCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         try
         {

@@ -23,7 +23,7 @@ public sealed class RemoveMyVmCommand : MyHypervisorCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         var context = CreateContext();
         foreach (var name in ResolveNames(Name))

@@ -19,7 +19,7 @@ public sealed class RemoveMyVmImageCommand : MyHypervisorCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         var inventory = ImageBuilders.Inventory(Manager);
         foreach (var image in ImageBuilders.Match(this, Name))

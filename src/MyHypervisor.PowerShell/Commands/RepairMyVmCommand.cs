@@ -27,13 +27,13 @@ public sealed class RepairMyVmCommand : MyHypervisorCmdlet
     public SwitchParameter Orphans { get; set; }
 
     /// <summary>First, copies interrupted by the death of their process are rolled back (Copy-MyVm).</summary>
-    protected override void BeginProcessing()
+    protected override void BeginLocalProcessing()
     {
-        base.BeginProcessing();   // MYHV_HOME is checked before anything in it is trusted
+        base.BeginLocalProcessing();   // MYHV_HOME is checked before anything in it is trusted
         Manager.RecoverInterruptedOperations(CreateContext());
     }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         if (Orphans) return;
         var context = CreateContext();

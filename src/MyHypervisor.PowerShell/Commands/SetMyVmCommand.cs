@@ -62,7 +62,7 @@ public sealed class SetMyVmCommand : MyHypervisorCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         var bound = MyInvocation.BoundParameters;
         var change = new VmChangeRequest

@@ -16,11 +16,11 @@ public sealed class TestMyVmHostCommand : MyHypervisorCmdlet
     /// <summary>Reports; never refuses: an unsafe MYHV_HOME does not stop the host check.</summary>
     protected override bool RequiresSafeHome => false;
 
-    protected override void EndProcessing()
+    protected override void EndLocalProcessing()
     {
         var checks = new HostInspector(Manager.Paths).Inspect(WriteVerbose);
         if (Quiet) WriteObject(checks.All(c => c.Ok));
         else WriteObject(checks, enumerateCollection: true);
-        base.EndProcessing();
+        base.EndLocalProcessing();
     }
 }

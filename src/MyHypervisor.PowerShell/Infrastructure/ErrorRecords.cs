@@ -34,6 +34,7 @@ public static class ErrorRecords
         MyHvErrorKind.StateWriteFailed => ErrorCategory.WriteError,
         MyHvErrorKind.GuestAgentUnavailable => ErrorCategory.ResourceUnavailable,
         MyHvErrorKind.GuestCommandFailed => ErrorCategory.InvalidResult,
+        MyHvErrorKind.VmHostUnreachable => ErrorCategory.ConnectionError,
         _ => ErrorCategory.NotSpecified,
     };
 
@@ -45,6 +46,7 @@ public static class ErrorRecords
         MyHvErrorKind.StateWriteFailed => "Free space on the file system of MYHV_HOME (or make it writable), then run the command again.",
         MyHvErrorKind.GuestAgentUnavailable => $"Check Get-MyVmGuest -Name {error.VmName}; a booting guest answers once it is ready (Start-MyVm -Wait).",
         MyHvErrorKind.VmStartFailed => StartHint(error.VmName, error.FailedStep),
+        MyHvErrorKind.VmHostUnreachable => "Get-MyVmHost shows each host's state; Get-Help about_MyVmHost describes what a host needs (sshd with the powershell subsystem, your key, the module).",
         _ => null,
     };
 

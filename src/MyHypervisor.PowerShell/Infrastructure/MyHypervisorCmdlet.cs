@@ -1,18 +1,48 @@
 using System.Management.Automation;
 using MyHypervisor.Core.Errors;
 using MyHypervisor.Core.Lifecycle;
+using MyHypervisor.PowerShell.Fleet;
 
 namespace MyHypervisor.PowerShell.Infrastructure;
 
 /// <summary>
-/// Cross-cutting cmdlet plumbing only (no parameters): the Core manager for the current
-/// MYHV_HOME, narration/progress/cancellation handed to Core, and Core errors turned into
-/// ErrorRecords with the contract's ids.
+/// Cross-cutting cmdlet plumbing: the Core manager for the current MYHV_HOME,
+/// narration/progress/cancellation handed to Core, Core errors turned into ErrorRecords with the
+/// contract's ids, and -VmHost: the same cmdlet run on other hosts (Connect-MyVmHost).
 /// </summary>
+/// <remarks>
+/// -VmHost is handled here once, for every cmdlet, so the cmdlets themselves stay local: they
+/// override BeginLocalProcessing, ProcessLocalRecord and EndLocalProcessing, which run only for
+/// work on this machine. Given on the command line (other than just 'localhost'), -VmHost makes
+/// the invocation a dispatcher: each record goes to the same cmdlet on every host named (this one
+/// in a nested pipeline), and nothing runs here directly. Bound from a piped object's VmHost
+/// property, it sends that record to the host the object came from.
+/// </remarks>
 public abstract class MyHypervisorCmdlet : PSCmdlet
 {
     private readonly CancellationTokenSource cancellation = new();
     private VmManager? manager;
+    private FleetDispatch? fleet;
+    /// <summary>The hosts -VmHost named on the command line; null when the invocation is local.</summary>
+    private IReadOnlyList<VmHostConnection>? fleetTargets;
+
+    /// <summary>
+    /// The hosts to run on: connected host names (Connect-MyVmHost), wildcards, '*' for all;
+    /// 'localhost' is this machine. A piped object's VmHost binds here, so it acts where it came from.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(VmHostCompleter))]
+    public string[]? VmHost { get; set; }
+
+    /// <summary>How many hosts -VmHost works on at once (and, for cmdlets that work on VMs in parallel, how many VMs).</summary>
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public int ThrottleLimit { get; set; } = 32;
+
+    /// <summary>-ThrottleLimit when given, else the cmdlet's own default for its parallel work on VMs.</summary>
+    protected int ThrottleLimitOr(int fallback) => MyInvocation.BoundParameters.ContainsKey(nameof(ThrottleLimit)) ? ThrottleLimit : fallback;
 
     /// <summary>Built per invocation: MYHV_HOME may change between commands in one session.</summary>
     protected VmManager Manager => manager ??= VmManager.FromEnvironment();
@@ -43,13 +73,66 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
     /// </summary>
     protected virtual bool RequiresSafeHome => true;
 
+    protected sealed override void BeginProcessing()
+    {
+        if (!VmHostRegistry.MeansLocalOnly(VmHost))
+        {
+            fleet = new FleetDispatch(this, ThrottleLimit);
+            fleetTargets = fleet.Targets(VmHost!);
+            return;
+        }
+        BeginLocalProcessing();
+    }
+
+    protected sealed override void ProcessRecord()
+    {
+        if (fleetTargets is not null)
+        {
+            fleet!.Send(ChooseHosts(fleetTargets, fleet), fleet.ForwardedParameters());
+            return;
+        }
+        if (!VmHostRegistry.MeansLocalOnly(VmHost))
+        {
+            // A piped object from another host: this record goes there, never to a local VM of its name.
+            fleet ??= new FleetDispatch(this, ThrottleLimit);
+            fleet.Send(fleet.Targets(VmHost!), fleet.ForwardedParameters());
+            return;
+        }
+        ProcessLocalRecord();
+        fleet?.Pump();
+    }
+
+    protected sealed override void EndProcessing()
+    {
+        try
+        {
+            if (fleetTargets is null) EndLocalProcessing();
+        }
+        finally
+        {
+            fleet?.Complete();
+        }
+    }
+
+    /// <summary>
+    /// Which of the hosts named get this record: all of them; New-MyVm places the VM on one.
+    /// Runs on the pipeline thread.
+    /// </summary>
+    private protected virtual IReadOnlyList<VmHostConnection> ChooseHosts(IReadOnlyList<VmHostConnection> hosts, FleetDispatch dispatch) => hosts;
+
     /// <summary>MYHV_HOME is checked as ssh checks ~/.ssh before any command trusts what is in it.</summary>
-    protected override void BeginProcessing()
+    protected virtual void BeginLocalProcessing()
     {
         if (!RequiresSafeHome) return;
         try { Core.Configuration.StateHomeGuard.Check(Manager.Paths.Home); }
         catch (MyHvException e) { ThrowVmError(e, Manager.Paths.Home); }
     }
+
+    /// <summary>One record's work on this machine (PowerShell's ProcessRecord when -VmHost is not another host).</summary>
+    protected virtual void ProcessLocalRecord() { }
+
+    /// <summary>The end of the work on this machine (PowerShell's EndProcessing when the invocation is local).</summary>
+    protected virtual void EndLocalProcessing() { }
 
     private void RequestCancel()
     {
@@ -60,7 +143,11 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
 
     // The source is never disposed: StopProcessing may arrive from another thread at any time,
     // even after EndProcessing, and a source without timers holds nothing that needs disposing.
-    protected sealed override void StopProcessing() => RequestCancel();
+    protected sealed override void StopProcessing()
+    {
+        RequestCancel();
+        fleet?.Stop();
+    }
 
     /// <summary>A problem with one VM: reported, and the pipeline goes on with the next.</summary>
     protected void WriteVmError(MyHvException error, object? target = null) =>

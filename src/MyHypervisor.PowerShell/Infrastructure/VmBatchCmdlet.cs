@@ -38,7 +38,7 @@ public abstract class VmBatchCmdlet : MyHypervisorCmdlet
     /// <summary>VMs reached through a wildcard rather than by name (a cmdlet may skip those not in the state it needs).</summary>
     protected HashSet<string> MatchedByPattern { get; } = new(StringComparer.Ordinal);
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         foreach (var pattern in Name)
             foreach (var name in ResolveNames(new[] { pattern }))
@@ -66,9 +66,9 @@ public abstract class VmBatchCmdlet : MyHypervisorCmdlet
     /// <summary>The overall bar's title when several VMs are acted on: "Start-MyVm: 3 VMs".</summary>
     private string OverallActivity => $"{ActionVerb}-MyVm: {confirmed.Count} VMs";
 
-    protected override void EndProcessing()
+    protected override void EndLocalProcessing()
     {
-        if (confirmed.Count == 0) { base.EndProcessing(); return; }
+        if (confirmed.Count == 0) { base.EndLocalProcessing(); return; }
         if (AsJob)
         {
             var names = string.Join(", ", confirmed);
@@ -90,6 +90,6 @@ public abstract class VmBatchCmdlet : MyHypervisorCmdlet
             progress.VmDone(name);
             if (ok && PassThru && result is not null) WriteObject(result);
         }
-        base.EndProcessing();
+        base.EndLocalProcessing();
     }
 }

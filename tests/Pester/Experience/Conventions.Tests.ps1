@@ -20,7 +20,8 @@ BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
     $discovered = Import-MyHvTestModule
     $script:cmdlets = @($discovered.ExportedCmdlets.Keys | Sort-Object | ForEach-Object { @{ Name = $_ } })
-    $script:nameCmdlets = @($discovered.ExportedCmdlets.Values | Where-Object { $_.Parameters.ContainsKey('Name') } |
+    # Connect-MyVmHost's -Name is the label it gives a new host (its first positional is -HostName).
+    $script:nameCmdlets = @($discovered.ExportedCmdlets.Values | Where-Object { $_.Parameters.ContainsKey('Name') -and $_.Name -ne 'Connect-MyVmHost' } |
             Sort-Object Name | ForEach-Object { @{ Name = $_.Name } })
 }
 
@@ -31,7 +32,8 @@ AfterAll {
 Describe 'The exported cmdlets' {
     It 'are the module''s cmdlets, all binary cmdlets' {
         $module.ExportedCmdlets.Keys | Sort-Object | Should -Be @(
-            'Connect-MyVmConsole', 'Copy-MyVm', 'Copy-MyVmFile', 'Get-MyVm', 'Get-MyVmConsole', 'Get-MyVmGuest', 'Get-MyVmImage', 'Get-MyVmOrphan', 'Get-MyVmStats', 'Invoke-MyVmCommand',
+            'Connect-MyVmConsole', 'Connect-MyVmHost', 'Copy-MyVm', 'Copy-MyVmFile', 'Disconnect-MyVmHost', 'Get-MyVm', 'Get-MyVmConsole', 'Get-MyVmGuest', 'Get-MyVmHost',
+            'Get-MyVmImage', 'Get-MyVmOrphan', 'Get-MyVmStats', 'Invoke-MyVmCommand',
             'New-MyVm', 'New-MyVmImage', 'Remove-MyVm', 'Remove-MyVmImage', 'Repair-MyVm', 'Restart-MyVm', 'Resume-MyVm', 'Set-MyVm', 'Start-MyVm',
             'Stop-MyVm', 'Suspend-MyVm', 'Test-MyVmHost')
         $module.ExportedFunctions.Count | Should -Be 0
@@ -66,7 +68,8 @@ Describe '<Name>' -ForEach $cmdlets {
     It 'has -PassThru or writes its object when it changes a VM it keeps, and -AsJob returns a Job' {
         if ($verb -in $readOnlyVerbs) { return }
         $types = @($command.OutputType.Type)
-        if ($verb -eq 'Remove') {
+        # Disconnect-MyVmHost forgets a host: nothing is left to return either.
+        if ($verb -in 'Remove', 'Disconnect') {
             $types | Should -Be @([void]) -Because 'nothing is left to return'
             return
         }
@@ -95,6 +98,13 @@ Describe '-Name of <Name>' -ForEach $nameCmdlets {
 
     It 'is [SupportsWildcards] exactly when it is a pattern over existing VMs, and behaves so' {
         $declared = [bool] @($parameter.Attributes | Where-Object { $_ -is [System.Management.Automation.SupportsWildcardsAttribute] }).Count
+        if ($Name -in 'Get-MyVmHost', 'Disconnect-MyVmHost') {
+            # Host names are patterns over the connected hosts; localhost is always one.
+            $declared | Should -BeTrue
+            (Get-MyVmHost -Name 'local*').Name | Should -Be 'localhost'
+            @(Get-MyVmHost -Name 'nohost*').Count | Should -Be 0
+            return
+        }
         if ($Name -eq 'New-MyVm') {
             $declared | Should -BeFalse -Because 'a new name is a literal'
             ({ New-MyVm -Name 'conv*' } | Should -Throw -PassThru).FullyQualifiedErrorId | Should -BeLike 'InvalidVmName,*'
