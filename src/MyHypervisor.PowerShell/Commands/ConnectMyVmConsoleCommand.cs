@@ -20,7 +20,7 @@ public sealed class ConnectMyVmConsoleCommand : MyHypervisorCmdlet
     [ArgumentCompleter(typeof(VmNameCompleter))]
     public string Name { get; set; } = string.Empty;
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         if (WildcardPattern.ContainsWildcardCharacters(Name))
             ThrowVmError(new MyHvException(MyHvErrorKind.InvalidVmName,

@@ -21,11 +21,11 @@ public sealed class GetMyVmOrphanCommand : MyHypervisorCmdlet
     [Parameter]
     public OrphanKind[]? Kind { get; set; }
 
-    protected override void EndProcessing()
+    protected override void EndLocalProcessing()
     {
         WriteVerbose($"Looking for artifacts with no VM record in {Manager.Paths.Home}{(AllHomes ? " and in every other home" : "")}");
         foreach (var orphan in new OrphanCensus(Manager.Paths).Find(AllHomes))
             if (Kind is null || Kind.Contains(orphan.Kind)) WriteObject(orphan);
-        base.EndProcessing();
+        base.EndLocalProcessing();
     }
 }

@@ -44,10 +44,10 @@ public sealed class RepairMyVmCommand : MyHypervisorCmdlet
         }
     }
 
-    protected override void EndProcessing()
+    protected override void EndLocalProcessing()
     {
         if (Orphans) RemoveOrphans();
-        base.EndProcessing();
+        base.EndLocalProcessing();
     }
 
     private void RemoveOrphans()
