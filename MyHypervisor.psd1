@@ -30,6 +30,10 @@
         'New-MyVmImage'
         'Get-MyVmImage'
         'Remove-MyVmImage'
+        'Checkpoint-MyVm'
+        'Get-MyVmCheckpoint'
+        'Restore-MyVmCheckpoint'
+        'Remove-MyVmCheckpoint'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

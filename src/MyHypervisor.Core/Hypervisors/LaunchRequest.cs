@@ -29,4 +29,6 @@ public sealed record LaunchRequest
     public IReadOnlyList<(string Tag, string Socket)> VolumeSockets { get; init; } = Array.Empty<(string, string)>();
     /// <summary>The NoCloud seed disk (first-boot settings), attached read-only after the root disk.</summary>
     public string? SeedDisk { get; init; }
+    /// <summary>A memory checkpoint (a snapshot tag in the overlay disk) that QEMU loads before the guest runs, instead of a boot.</summary>
+    public string? LoadCheckpoint { get; init; }
 }
