@@ -13,7 +13,8 @@ public sealed record CheckpointInfo
     public required string VmName { get; init; }
     public required string CheckpointName { get; init; }
     public required CheckpointKind Kind { get; init; }
-    public required DateTimeOffset CreatedAt { get; init; }
+    /// <summary>When it was taken, in UTC (a DateTime, so it survives serialization as one).</summary>
+    public required DateTime CreatedAt { get; init; }
     /// <summary>The guest's own clock (QEMU's virtual clock) when it was taken: how long the guest had run. Zero for a disk checkpoint.</summary>
     public required TimeSpan GuestClock { get; init; }
     /// <summary>The size of the saved memory and device state, in bytes (0 for a disk checkpoint).</summary>

@@ -18,6 +18,11 @@ public static class QcowSnapshots
     /// <summary>The drive id of the VM's disk on QEMU's command line (see QemuCommandLine).</summary>
     public const string DiskDevice = "disk0";
     private static readonly TimeSpan ImgTimeout = TimeSpan.FromSeconds(120);
+    /// <summary>
+    /// QEMU writes the state from its main loop, which also sends QMP replies: on a busy host the
+    /// reply to snapshot-save can come only once much of the state is written.
+    /// </summary>
+    private static readonly TimeSpan ReplyWait = TimeSpan.FromSeconds(120);
 
     public sealed record Entry(string Id, string Name, long VmStateSize, DateTimeOffset Date, TimeSpan VmClock);
 
@@ -69,7 +74,7 @@ public static class QcowSnapshots
         client.Execute("snapshot-save", new JsonObject
         {
             ["job-id"] = jobId, ["tag"] = tag, ["vmstate"] = node, ["devices"] = new JsonArray(node),
-        }, TimeSpan.FromSeconds(10), cancel);
+        }, ReplyWait, cancel);
         // Not cancellable: the job runs on in QEMU, and its result must be known before any undo.
         var error = WaitForJob(client, jobId, timeout);
         if (error is not null) throw new InvalidOperationException($"QEMU could not save the checkpoint: {error}");

@@ -94,7 +94,7 @@ public sealed class VmCheckpointer(VmStore store)
         VmName = vm,
         CheckpointName = e.Name,
         Kind = e.VmStateSize > 0 ? CheckpointKind.Memory : CheckpointKind.Disk,
-        CreatedAt = e.Date,
+        CreatedAt = e.Date.UtcDateTime,
         GuestClock = e.VmClock,
         MemoryStateBytes = e.VmStateSize,
         SnapshotId = e.Id,

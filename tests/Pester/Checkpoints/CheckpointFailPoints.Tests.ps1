@@ -50,7 +50,7 @@ BeforeAll {
     $null = Start-MyVm -Name 'fp' -Wait -TimeoutSeconds 180 -ErrorAction Stop
     $null = Checkpoint-MyVm -Name 'fp' -CheckpointName 'base' -ErrorAction Stop
     # The disk moves on from the checkpoint, so a restore that was not undone would show.
-    $null = Invoke-MyVmCommand -Name 'fp' -Command 'echo later > /root/later.txt; sync' -ErrorAction Stop
+    $null = Invoke-MyVmCommand -Name 'fp' -Command 'echo later > /data/later.txt; sync' -ErrorAction Stop
 }
 
 AfterAll {
@@ -77,7 +77,7 @@ Describe 'Checkpoint-MyVm fail points' {
         Get-CpPicture -HomePath $vmHome -Name 'fp' | Should -Be $before
         if ($Mode -eq 'running') {
             # QEMU resumed the guest after its save: it still answers.
-            (Invoke-MyVmCommand -Name 'fp' -Command 'cat /root/later.txt' -ErrorAction Stop).StdOut.Trim() | Should -Be 'later'
+            (Invoke-MyVmCommand -Name 'fp' -Command 'cat /data/later.txt' -ErrorAction Stop).StdOut.Trim() | Should -Be 'later'
         }
         else { Get-MyHvLeftover -HomePath $vmHome | Should -BeNullOrEmpty }
     }
@@ -105,7 +105,7 @@ Describe 'Restore-MyVmCheckpoint fail points (a memory checkpoint of a stopped V
 
 Describe 'Restore-MyVmCheckpoint fail points (a disk checkpoint)' {
     BeforeAll {
-        # 'cold' holds /root/later.txt; the disk is then moved back to 'base' (without it), so a
+        # 'cold' holds /data/later.txt; the disk is then moved back to 'base' (without it), so a
         # restore of 'cold' that was not undone would show.
         $null = Checkpoint-MyVm -Name 'fp' -CheckpointName 'cold' -ErrorAction Stop
         $null = Restore-MyVmCheckpoint -Name 'fp' -CheckpointName 'base' -Wait -ErrorAction Stop
@@ -131,7 +131,7 @@ Describe 'Restore-MyVmCheckpoint fail points (a disk checkpoint)' {
         Test-CpSameDiskContent -Left $copy -Right $disk | Should -BeFalse -Because 'the disk is now the checkpoint''s'
         $vm = Restore-MyVmCheckpoint -Name 'fp' -CheckpointName 'base' -Wait -PassThru -ErrorAction Stop
         $vm.Status | Should -Be 'Running'
-        (Invoke-MyVmCommand -Name 'fp' -Command 'test -e /root/later.txt; echo $?' -ErrorAction Stop).StdOut.Trim() | Should -Be '1'
+        (Invoke-MyVmCommand -Name 'fp' -Command 'test -e /data/later.txt; echo $?' -ErrorAction Stop).StdOut.Trim() | Should -Be '1'
         Get-CpSnapshotName -HomePath $vmHome -Name 'fp' | Should -Be @('base', 'cold')
     }
 }
