@@ -45,6 +45,22 @@ BeforeAll {
         $err[0]
     }
 
+    function Assert-RestoreRolledBack([string] $Step, [string] $Action, [string] $Checkpoint, [string] $ErrorId) {
+        # The stopped VM as it was, its disk's content as the copy taken before the cases ($copy), nothing left behind.
+        $before = Get-CpPicture -HomePath $vmHome -Name 'fp'
+        if ($Action -eq 'error') {
+            $e = Invoke-Failing { Restore-MyVmCheckpoint -Name 'fp' -CheckpointName $Checkpoint -ErrorAction Continue } "restore.$Step"
+            $e.FullyQualifiedErrorId | Should -Be "$ErrorId,MyHypervisor.PowerShell.Commands.RestoreMyVmCheckpointCommand"
+        }
+        else {
+            $script = [scriptblock]::Create("Restore-MyVmCheckpoint -Name 'fp' -CheckpointName '$Checkpoint'; 'not killed'")
+            Invoke-Killed $script "restore.$Step"
+        }
+        Get-CpPicture -HomePath $vmHome -Name 'fp' | Should -Be $before
+        Test-CpSameDiskContent -Left $copy -Right $disk | Should -BeTrue -Because 'the disk must be back as it was before the restore'
+        Get-MyHvLeftover -HomePath $vmHome | Should -BeNullOrEmpty
+    }
+
     Skip-UnlessPrerequisite -Name 'qemu-system-x86_64' -Condition { Get-Command qemu-system-x86_64 -ErrorAction Ignore }
     $null = New-MyVm -Name 'fp' -Cpus 1 -MemoryMiB 128 -ErrorAction Stop
     $null = Start-MyVm -Name 'fp' -Wait -TimeoutSeconds 180 -ErrorAction Stop
@@ -91,15 +107,7 @@ Describe 'Restore-MyVmCheckpoint fail points (a memory checkpoint of a stopped V
     }
 
     It 'restore.<Step>=<Action> leaves the VM stopped, its disk and its checkpoints as they were' -ForEach $memoryRestoreCases {
-        $before = Get-CpPicture -HomePath $vmHome -Name 'fp'
-        if ($Action -eq 'error') {
-            $e = Invoke-Failing { Restore-MyVmCheckpoint -Name 'fp' -CheckpointName 'base' -ErrorAction Continue } "restore.$Step"
-            $e.FullyQualifiedErrorId | Should -Be 'VmStartFailed,MyHypervisor.PowerShell.Commands.RestoreMyVmCheckpointCommand'
-        }
-        else { Invoke-Killed { Restore-MyVmCheckpoint -Name 'fp' -CheckpointName 'base'; 'not killed' } "restore.$Step" }
-        Get-CpPicture -HomePath $vmHome -Name 'fp' | Should -Be $before
-        Test-CpSameDiskContent -Left $copy -Right $disk | Should -BeTrue -Because 'the disk must be back as it was before the restore'
-        Get-MyHvLeftover -HomePath $vmHome | Should -BeNullOrEmpty
+        Assert-RestoreRolledBack -Step $Step -Action $Action -Checkpoint 'base' -ErrorId 'VmStartFailed'
     }
 }
 
@@ -115,15 +123,7 @@ Describe 'Restore-MyVmCheckpoint fail points (a disk checkpoint)' {
     }
 
     It 'restore.<Step>=<Action> leaves the disk and its checkpoints as they were' -ForEach $diskRestoreCases {
-        $before = Get-CpPicture -HomePath $vmHome -Name 'fp'
-        if ($Action -eq 'error') {
-            $e = Invoke-Failing { Restore-MyVmCheckpoint -Name 'fp' -CheckpointName 'cold' -ErrorAction Continue } "restore.$Step"
-            $e.FullyQualifiedErrorId | Should -Be 'StateWriteFailed,MyHypervisor.PowerShell.Commands.RestoreMyVmCheckpointCommand'
-        }
-        else { Invoke-Killed { Restore-MyVmCheckpoint -Name 'fp' -CheckpointName 'cold'; 'not killed' } "restore.$Step" }
-        Get-CpPicture -HomePath $vmHome -Name 'fp' | Should -Be $before
-        Test-CpSameDiskContent -Left $copy -Right $disk | Should -BeTrue
-        Get-MyHvLeftover -HomePath $vmHome | Should -BeNullOrEmpty
+        Assert-RestoreRolledBack -Step $Step -Action $Action -Checkpoint 'cold' -ErrorId 'StateWriteFailed'
     }
 
     It 'without fail points, the same restores work afterwards' {
