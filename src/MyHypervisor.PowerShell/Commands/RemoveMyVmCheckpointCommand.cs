@@ -6,6 +6,7 @@ namespace MyHypervisor.PowerShell.Commands;
 
 /// <summary>Deletes checkpoints of VMs (running or stopped); the VM and its other checkpoints stay as they are.</summary>
 [Cmdlet(VerbsCommon.Remove, "MyVmCheckpoint", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(void))]
 public sealed class RemoveMyVmCheckpointCommand : MyHypervisorCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]

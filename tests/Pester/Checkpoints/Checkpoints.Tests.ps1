@@ -41,7 +41,7 @@ Describe 'A memory checkpoint of a running guest' {
         $vm = Start-MyVm -Name 'cp' -Wait -TimeoutSeconds 180 -PassThru -ErrorAction Stop
         $null = Invoke-Guest 'echo before > /data/before.txt; sync'
         $script:uptimeAtCheckpoint = Get-Uptime
-        $cp = Checkpoint-MyVm -Name 'cp' -CheckpointName 'one' -PassThru -ErrorAction Stop
+        $cp = Checkpoint-MyVm -Name 'cp' -CheckpointName 'one' -ErrorAction Stop
         $cp.VmName | Should -Be 'cp'
         $cp.CheckpointName | Should -Be 'one'
         $cp.Kind | Should -Be 'Memory'
@@ -85,7 +85,7 @@ Describe 'A memory checkpoint of a running guest' {
 
     It 'of a paused VM leaves it paused; its restore runs the guest again' {
         $null = Suspend-MyVm -Name 'cp' -ErrorAction Stop
-        $cp = Checkpoint-MyVm -Name 'cp' -CheckpointName 'paused' -PassThru -ErrorAction Stop
+        $cp = Checkpoint-MyVm -Name 'cp' -CheckpointName 'paused' -ErrorAction Stop
         $cp.Kind | Should -Be 'Memory'
         (Get-MyVm -Name 'cp').Status | Should -Be 'Paused'
         (Invoke-MyHvQmp -HomePath $vmHome -Name 'cp' -Command 'query-status').status | Should -Be 'paused'
@@ -123,7 +123,7 @@ Describe 'A memory checkpoint of a running guest' {
 Describe 'A disk checkpoint of a stopped VM' {
     It 'is taken of the disk only, and its restore brings the disk back and leaves the VM stopped' {
         $null = Stop-MyVm -Name 'cp' -Force -ErrorAction Stop
-        $cp = Checkpoint-MyVm -Name 'cp' -CheckpointName 'cold' -PassThru -ErrorAction Stop
+        $cp = Checkpoint-MyVm -Name 'cp' -CheckpointName 'cold' -ErrorAction Stop
         $cp.Kind | Should -Be 'Disk'
         $cp.MemoryStateBytes | Should -Be 0
         $copy = Join-Path $TestDrive 'cold.qcow2'
@@ -169,7 +169,7 @@ Describe 'A disk checkpoint of a stopped VM' {
             $err[0].Exception.Message | Should -BeLike '*virtiofs*not migratable*'
             (Get-MyVm -Name 'cp').Status | Should -Be 'Stopped'
             # A disk checkpoint of the stopped VM is allowed.
-            (Checkpoint-MyVm -Name 'cp' -CheckpointName 'with-share' -PassThru -ErrorAction Stop).Kind | Should -Be 'Disk'
+            (Checkpoint-MyVm -Name 'cp' -CheckpointName 'with-share' -ErrorAction Stop).Kind | Should -Be 'Disk'
         }
         finally { $null = Set-MyVm -Name 'cp' -RemoveVolume 'share' -ErrorAction Stop }
     }
@@ -188,6 +188,6 @@ Describe 'A running VM with virtiofs volumes' {
         Get-CpSnapshotName -HomePath $vmHome -Name 'fs' | Should -BeNullOrEmpty
         (Get-MyVm -Name 'fs').Status | Should -Be 'Running'
         $null = Stop-MyVm -Name 'fs' -Force -ErrorAction Stop
-        (Checkpoint-MyVm -Name 'fs' -CheckpointName 'x' -PassThru -ErrorAction Stop).Kind | Should -Be 'Disk'
+        (Checkpoint-MyVm -Name 'fs' -CheckpointName 'x' -ErrorAction Stop).Kind | Should -Be 'Disk'
     }
 }
