@@ -35,6 +35,10 @@
         'Connect-MyVmHost'
         'Get-MyVmHost'
         'Disconnect-MyVmHost'
+        'Checkpoint-MyVm'
+        'Get-MyVmCheckpoint'
+        'Restore-MyVmCheckpoint'
+        'Remove-MyVmCheckpoint'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -30,7 +30,7 @@ param(
     [ValidateRange(3, 50)] [int] $ScaleRepetitions = 7,
     [ValidateRange(1, 50)] [int] $ReconcileRepetitions = 5,
     # Which parts to run (all by default); a partial run is for profiling, and its files are partial too.
-    [ValidateSet('import', 'start-stop', 'rollback', 'scale', 'guest', 'runner', 'fleet')] [string[]] $Section = @('import', 'start-stop', 'rollback', 'scale', 'guest', 'runner', 'fleet'),
+    [ValidateSet('import', 'start-stop', 'rollback', 'scale', 'guest', 'checkpoint', 'runner', 'fleet')] [string[]] $Section = @('import', 'start-stop', 'rollback', 'scale', 'guest', 'checkpoint', 'runner', 'fleet'),
     # Rounds of each 20 MiB Copy-MyVmFile (each takes tens of seconds under TCG).
     [ValidateRange(1, 20)] [int] $CopyRepetitions = 3,
     # The module to measure (default: the built out/MyHypervisor), e.g. to compare another build.
@@ -39,6 +39,7 @@ param(
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3.0
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
+. (Join-Path $PSScriptRoot 'CheckpointBench.ps1')
 
 $repoRoot = Split-Path -Parent $PSScriptRoot
 $manifest = if ($ModuleManifest) { [System.IO.Path]::GetFullPath($ModuleManifest) } else { Join-Path $repoRoot 'out/MyHypervisor/MyHypervisor.psd1' }
@@ -260,6 +261,8 @@ try {
 
     # 8. Boot-to-ready of the Debian image under TCG, median of 3 (a reference point): bench/DebianBoot.ps1 writes debian-boot.{md,json}.
     Invoke-Section 'guest' { & (Join-Path $PSScriptRoot 'DebianBoot.ps1') -BenchHome (Join-Path $BenchHome 'd') -OutputDirectory $OutputDirectory -ModuleManifest $manifest }
+    # 8 + 9. Checkpoints (bench/CheckpointBench.ps1)
+    Invoke-Section 'checkpoint' { $figures['checkpoint'] = Measure-CheckpointBench -Repetitions ([Math]::Min($Repetitions, 5)) }
 
     #region 1 + 2. Start and stop against QEMU by hand
     Invoke-Section 'start-stop' {
@@ -577,6 +580,7 @@ if ($figures.Contains('guestCopy')) {
     Add-Line "| 7 | Copy-MyVmFile 20 MiB into the guest | $(Format-Summary $f.toGuest ' MiB/s') | | | reported | | |"
     Add-Line "| 7 | Copy-MyVmFile 20 MiB out of the guest | $(Format-Summary $f.fromGuest ' MiB/s') | | | reported | | |"
 } else { Add-Line '| 7 | Copy-MyVmFile throughput | not measured | | | reported | ERROR | |' }
+if ('checkpoint' -in $Section) { Add-CheckpointResultLine $(if ($figures.Contains('checkpoint')) { $figures.checkpoint }) }
 Add-Line
 if ($figures.Contains('scale')) {
     Add-Line '### Inspection at scale, totals per call'
@@ -614,8 +618,8 @@ if ($figures.Contains('scale')) {
 Add-Line
 Add-Line '## Method'
 Add-Line
-$number = @{ start = 1; stop = 2; scale = 3; rollback = 4; import = 5; guestExec = 6; guestCopy = 7 }
-foreach ($k in 'start', 'stop', 'scale', 'rollback', 'import', 'guestExec', 'guestCopy') {
+$number = @{ start = 1; stop = 2; scale = 3; rollback = 4; import = 5; guestExec = 6; guestCopy = 7; checkpoint = '8-9' }
+foreach ($k in 'start', 'stop', 'scale', 'rollback', 'import', 'guestExec', 'guestCopy', 'checkpoint') {
     if ($figures.Contains($k)) { Add-Line "$($number[$k]). **$($figures[$k].title)**: $($figures[$k].method)" }
 }
 if ($figures.Contains('runner')) { Add-Line "8. **Test runner**: $($figures.runner.perSuiteWall) s wall, $($figures.runner.perSuiteCpu) s CPU per suite (target 1.5 s); project suites -Parallel / serial wall $($figures.runner.parallelRatio) (target 0.6): [runner-results.md](runner-results.md)" }

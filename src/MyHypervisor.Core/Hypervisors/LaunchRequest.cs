@@ -33,4 +33,6 @@ public sealed record LaunchRequest
     public string? SeedDisk { get; init; }
     /// <summary>User network: the port on 127.0.0.1 forwarded to the guest's SSH in this run.</summary>
     public int? SshPort { get; init; }
+    /// <summary>A memory checkpoint (a snapshot tag in the overlay disk) that QEMU loads before the guest runs, instead of a boot.</summary>
+    public string? LoadCheckpoint { get; init; }
 }

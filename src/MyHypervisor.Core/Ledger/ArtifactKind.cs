@@ -20,6 +20,18 @@ public enum ArtifactKind
     Mount,
     /// <summary>state.json written as Running; undone by writing back what it held before.</summary>
     CommittedState,
+    /// <summary>
+    /// A checkpoint being saved into the VM's disk (Path, the disk; Name, the snapshot tag; Socket,
+    /// the VM's QMP socket when it runs). Undone by deleting that snapshot, through QEMU while it
+    /// runs (after its snapshot job, which outlives a killed command, has ended), else with qemu-img.
+    /// </summary>
+    CheckpointSnapshot,
+    /// <summary>
+    /// A restore's undo point: a snapshot of the disk as it was before the restore (Path, the
+    /// disk; Name, its tag). Undone by reverting the disk to it and deleting it (the hypervisor,
+    /// recorded later, is ended first). Already gone means the restore committed.
+    /// </summary>
+    DiskUndoPoint,
 }
 
 /// <summary>How long an artifact lives if the start succeeds.</summary>

@@ -25,6 +25,8 @@ public sealed record ArtifactRecord
     public string? PreviousContent { get; init; }
     /// <summary>The start attempt that wrote this record (CommittedState undoes only its own commit).</summary>
     public Guid? Attempt { get; init; }
+    /// <summary>For a CheckpointSnapshot taken while the VM ran: its QMP socket, through which the undo goes while QEMU still runs.</summary>
+    public string? Socket { get; init; }
 
     public string Describe() => Kind switch
     {
@@ -34,6 +36,8 @@ public sealed record ArtifactRecord
         ArtifactKind.OverlayDisk => $"disk overlay {Path}",
         ArtifactKind.HelperLockFile => $"helper lock file {Path}",
         ArtifactKind.Directory => $"directory {Path}",
+        ArtifactKind.CheckpointSnapshot => $"checkpoint '{Name}' in {Path}",
+        ArtifactKind.DiskUndoPoint => $"undo point '{Name}' of {Path}",
         ArtifactKind.Mount => $"read-only bind mount {Path}{(Name is null ? "" : $" of {Name}")}",
         _ => $"file {Path}",
     };

@@ -50,6 +50,8 @@ public static class ArtifactUndo
                 ArtifactKind.TapDevice => DeleteTap(record.Name!),
                 ArtifactKind.Mount => Unmount(record.Path!),
                 ArtifactKind.CommittedState => RestoreState(record),
+                ArtifactKind.CheckpointSnapshot => Checkpoints.SnapshotUndo.DeleteCheckpoint(record),
+                ArtifactKind.DiskUndoPoint => Checkpoints.SnapshotUndo.RevertToUndoPoint(record),
                 _ => throw new InvalidOperationException($"no undo for {record.Kind}"),
             };
             return new UndoOutcome(record, result);

@@ -46,6 +46,7 @@ public sealed class RecordScope
         {
             ArtifactKind.OverlayDisk => ExactPath(record.Path, paths.OverlayFile(vmName)),
             ArtifactKind.CommittedState => ExactPath(record.Path, paths.StateFile(vmName)),
+            ArtifactKind.CheckpointSnapshot or ArtifactKind.DiskUndoPoint => Snapshot(record),
             ArtifactKind.File => PathInside(record.Path, keepLast: true, allowRoot: false, VmDirectory, RuntimeDirectory),
             ArtifactKind.Directory => PathInside(record.Path, keepLast: false, allowRoot: true, RuntimeDirectory),
             ArtifactKind.Mount => PathInside(record.Path, keepLast: false, allowRoot: false, RuntimeDirectory),
@@ -54,6 +55,18 @@ public sealed class RecordScope
             ArtifactKind.Process => Process(record),
             _ => $"unknown artifact kind '{record.Kind}'",
         };
+    }
+
+    /// <summary>A snapshot record names this VM's own disk, a valid tag, and (if any) this VM's own QMP socket.</summary>
+    private string? Snapshot(ArtifactRecord record)
+    {
+        if (ExactPath(record.Path, paths.OverlayFile(vmName)) is { } problem) return problem;
+        if (record.Socket is not null && ExactPath(record.Socket, paths.ApiSocket(vmName)) is { } socketProblem) return socketProblem;
+        var tag = record.Name ?? "";
+        var ownTag = record.Kind == ArtifactKind.DiskUndoPoint
+            ? tag.StartsWith(Checkpoints.CheckpointNameRules.ReservedPrefix, StringComparison.Ordinal) && Checkpoints.CheckpointNameRules.Problem("x" + tag) is null
+            : Checkpoints.CheckpointNameRules.Problem(tag) is null;
+        return ownTag ? null : $"'{Checkpoints.CheckpointNameRules.Printable(tag)}' is not a snapshot tag this module makes";
     }
 
     private static string? Canonical(string? path) =>

@@ -57,7 +57,10 @@ public sealed class StartTransaction
     }
 
     /// <summary>The step's artifacts exist: this is where its fail point fires (start.&lt;step&gt;).</summary>
-    public void StepDone(string step) => FailPoints.Hit("start." + step);
+    public void StepDone(string step) => FailPoints.Hit(FailPointOperation + "." + step);
+
+    /// <summary>The operation its fail points are named after: "start", or "restore" for a start that resumes a memory checkpoint.</summary>
+    public string FailPointOperation { get; init; } = "start";
 
     /// <summary>The artifacts that live as long as the run, for the committed state.</summary>
     public IReadOnlyList<ArtifactRecord> RunArtifacts =>

@@ -36,6 +36,7 @@ public sealed class VmManager
     private readonly VmPauser pauser;
     private readonly VmRestarter restarter;
     private readonly VmCloner cloner;
+    private readonly Checkpoints.VmCheckpointer checkpointer;
 
     public VmManager(MyHvPaths paths)
     {
@@ -50,6 +51,7 @@ public sealed class VmManager
         pauser = new VmPauser(paths, DriverFor);
         restarter = new VmRestarter(paths, starter, stopper, DriverFor);
         cloner = new VmCloner(store);
+        checkpointer = new Checkpoints.VmCheckpointer(store);
     }
 
     public static VmManager FromEnvironment() => new(MyHvPaths.FromEnvironment());
@@ -284,6 +286,60 @@ public sealed class VmManager
         return Info(session);
     }
 
+    /// <summary>Takes a checkpoint (Checkpoint-MyVm): with memory and device state when the VM runs, of the disk when it is stopped.</summary>
+    public Checkpoints.CheckpointInfo Checkpoint(string name, string? checkpointName, OperationContext context)
+    {
+        using var session = Open(name, WriterLockWait, context);
+        return checkpointer.Checkpoint(session, checkpointName, context);
+    }
+
+    /// <summary>The VM's checkpoints (Get-MyVmCheckpoint), as its disk's snapshot table says.</summary>
+    public IReadOnlyList<Checkpoints.CheckpointInfo> GetCheckpoints(string name, OperationContext context)
+    {
+        using var session = Open(name, ReaderLockWait + ReaderLockWait, context);
+        return checkpointer.List(session, context.Cancel);
+    }
+
+    /// <summary>
+    /// Restores a checkpoint (Restore-MyVmCheckpoint). A running or paused VM is stopped first only
+    /// with <paramref name="force"/> (its current state is given up). A memory checkpoint is resumed
+    /// by a start of its own: the VM runs on from where it was saved.
+    /// </summary>
+    public VmInfo RestoreCheckpoint(string name, string checkpointName, bool force, StartOptions startOptions, OperationContext context)
+    {
+        using var session = Open(name, WriterLockWait, context);
+        var checkpoint = checkpointer.Find(session, checkpointName, context.Cancel);
+        if (session.State.Status.IsLive())
+        {
+            if (!force)
+                throw new MyHvException(MyHvErrorKind.VmAlreadyRunning,
+                    $"VM '{name}' is {session.State.Status.ToString().ToLowerInvariant()}: restoring checkpoint '{checkpointName}' gives up its current state. " +
+                    "Use Restore-MyVmCheckpoint -Force to stop it first.", name);
+            context.Say($"VM '{name}' is running; stopping it (-Force) before the restore");
+            stopper.Stop(session, new StopOptions(Force: true), context);
+        }
+        try
+        {
+            checkpointer.Restore(session, checkpoint, context, options => starter.Start(session, options, context), startOptions);
+        }
+        catch (MyHvException e) when (e.Kind == MyHvErrorKind.StateWriteFailed && checkpoint.Kind == Checkpoints.CheckpointKind.Memory)
+        {
+            throw AsStartFailure(name, e);
+        }
+        return Info(session);
+    }
+
+    /// <summary>Deletes a checkpoint (Remove-MyVmCheckpoint); the VM and its other checkpoints stay.</summary>
+    public void RemoveCheckpoint(string name, string checkpointName, OperationContext context)
+    {
+        using var session = Open(name, WriterLockWait, context);
+        checkpointer.Remove(session, checkpointer.Find(session, checkpointName, context.Cancel), context);
+    }
+
+    /// <summary>Checkpoint names for tab completion: read from the disk, no lock taken.</summary>
+    public IReadOnlyList<string> CheckpointNamesForCompletion(string name) =>
+        VmNameRules.Problem(name) is null && store.Exists(name) ? Checkpoints.VmCheckpointer.NamesForCompletion(Paths, name) : Array.Empty<string>();
+
     public VmStats GetStats(string name, OperationContext context)
     {
         using var session = Open(name, ReaderLockWait + ReaderLockWait, context);
@@ -453,6 +509,9 @@ public sealed class VmManager
         if (!store.Exists(name)) throw new MyHvException(MyHvErrorKind.VmNotFound, $"No VM named '{name}' exists.", name);
         var session = new VmSession(vmLock, store, store.ReadDefinition(name), store.ReadState(name));
         removed = reconciler.Reconcile(session, context);
+        // After the start journal's recovery: a checkpoint killed mid-save is undone through the QEMU that still runs.
+        var undone = checkpointer.RecoverInterrupted(session, context);
+        if (undone.Count > 0) removed = removed.Concat(undone).ToList();
         // Every command that opens the VM keeps its console log bounded (see ConsoleLog).
         ConsoleLog.Bound(Paths.ConsoleLog(name));
         return session;

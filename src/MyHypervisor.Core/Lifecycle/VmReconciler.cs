@@ -76,12 +76,17 @@ public sealed class VmReconciler(VmStore store)
         context.Say($"VM '{session.Name}': rolling back a start interrupted at step '{step}' (owner {header?.Owner?.ToString() ?? "unknown"} is gone)");
         var report = ArtifactUndo.UndoAll(records, scope, context.Narrate);
         if (report.Leftovers.Count == 0) journal.Retire();
-        var reason = $"A start was interrupted at step '{step}' (the process running it died); it was rolled back.";
+        // A start that resumed a checkpoint (it took an undo point of the disk) is a restore: it leaves the VM as it was.
+        var restore = records.Any(r => r.Kind == ArtifactKind.DiskUndoPoint);
+        var reason = restore
+            ? $"A checkpoint restore was interrupted at step '{step}' (the process running it died); it was rolled back, and the VM and its disk are as they were."
+            : $"A start was interrupted at step '{step}' (the process running it died); it was rolled back.";
         if (report.Leftovers.Count > 0) reason += " Could not remove: " + string.Join("; ", report.Leftovers);
         // Re-read: the rollback may have restored the state from before the attempt.
-        session.Save(store.ReadState(session.Name) with
+        var before = store.ReadState(session.Name);
+        session.Save(before with
         {
-            Status = VmStatus.Failed, Reason = reason, Hypervisor = null, Attempt = null,
+            Status = restore && before.Status is VmStatus.Stopped or VmStatus.Failed ? before.Status : VmStatus.Failed, Reason = reason, Hypervisor = null, Attempt = null,
             Artifacts = report.Remaining,
             StoppedAt = DateTimeOffset.UtcNow,
         });

@@ -47,7 +47,10 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
             { FailedStep = "prepare" };
         preflight.SweepStaleRuntime(definition, context);
 
-        var transaction = new StartTransaction(journal, context.Narrate, new RecordScope(Paths, name, definition.Network.TapName));
+        var transaction = new StartTransaction(journal, context.Narrate, new RecordScope(Paths, name, definition.Network.TapName))
+        {
+            FailPointOperation = options.Checkpoint is null ? "start" : Checkpoints.VmCheckpointer.RestoreOperation,
+        };
         LaunchedHypervisor? launched = null;
         try
         {
@@ -60,7 +63,11 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
             });
             session.Save(session.State with { Status = VmStatus.Starting, Attempt = transaction.Attempt, Reason = null, ConsoleTail = null });
 
-            Step(transaction, context, name, "storage", 10, () => PrepareStorage(transaction, definition, ready));
+            Step(transaction, context, name, "storage", 10, () =>
+            {
+                PrepareStorage(transaction, definition, ready);
+                if (options.Checkpoint is not null) Checkpoints.VmCheckpointer.TakeUndoPoint(transaction, Paths.OverlayFile(name));
+            });
             Step(transaction, context, name, "runtime-dir", 20, () => CreateRuntimeDirectory(transaction, name));
             if (definition.Network.Mode == NetworkMode.Bridge)
                 Step(transaction, context, name, "network", 30, () => CreateTap(transaction, definition));
@@ -91,6 +98,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 VolumeSockets = definition.Volumes.Select(v => (v.Tag, Paths.VolumeSocket(name, v.Tag))).ToList(),
                 SeedDisk = seed,
                 Owner = OwnerOf(definition),
+                LoadCheckpoint = options.Checkpoint,
             };
             int? sshPort = null;
             Step(transaction, context, name, "hypervisor-launch", 65, () => (launched, sshPort) = Launch(driver, request, transaction, context));
@@ -108,13 +116,17 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
             }));
             transaction.Retire();
             context.Say($"VM '{name}' is running ({launched!.Process}, {ready.Accelerator})");
+            if (options.Checkpoint is not null) Checkpoints.VmCheckpointer.DropUndoPoint(transaction, Paths.ApiSocket(name), context);
         }
         catch (Exception failure)
         {
-            throw RollBack(session, transaction, failure, launched is not null, context);
+            throw RollBack(session, transaction, failure, launched is not null, context, options.Checkpoint);
         }
 
-        if (options.WaitForGuest) WaitForGuest(session, driver, ready.Image, options, context);
+        // A resumed guest does not announce itself again: only its agent can tell it is there.
+        if (options.WaitForGuest && options.Checkpoint is not null && !ready.Image.GuestAgent)
+            context.Say($"VM '{name}': resumed from checkpoint '{options.Checkpoint}'; its image has no guest agent, so there is nothing to wait for");
+        else if (options.WaitForGuest) WaitForGuest(session, driver, ready.Image, options, context);
     }
 
     /// <summary>
@@ -225,7 +237,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
     private void PrepareGuestAgent(StartTransaction transaction, string name) =>
         transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = "guest-agent", Path = Paths.AgentSocket(name) });
 
-    private MyHvException RollBack(VmSession session, StartTransaction transaction, Exception failure, bool launched, OperationContext context)
+    private MyHvException RollBack(VmSession session, StartTransaction transaction, Exception failure, bool launched, OperationContext context, string? checkpoint = null)
     {
         var step = transaction.CurrentStep;
         var name = session.Name;
@@ -233,6 +245,9 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         Progress(context, name, "Rolling back", 95);
         var report = transaction.Rollback();
         var message = failure is OperationCanceledException ? CancelledMessage(name, step) : $"Starting VM '{name}' failed at step '{step}': {failure.Message}";
+        if (checkpoint is not null)
+            message = $"Restoring checkpoint '{checkpoint}' of VM '{name}' failed at step '{step}': " +
+                $"{(failure is OperationCanceledException ? "cancelled (the command was stopped)" : failure.Message)}. The VM and its disk are as they were before.";
         if (report.Leftovers.Count > 0) message += $" Could not remove: {string.Join("; ", report.Leftovers)}. Run Repair-MyVm -Name {name}.";
         // A start that failed because the state could not be written leaves the state as it was
         // (the attempt's own commit, if any, was undone above): it is not overwritten now either.
@@ -240,9 +255,11 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
             message += " The recorded state stays as it was.";
         else try
         {
-            session.Save(store.ReadState(name) with
+            var before = store.ReadState(name);
+            session.Save(before with
             {
-                Status = VmStatus.Failed,
+                // A failed restore leaves the VM as it was (the rollback wrote its state back); a failed start is Failed.
+                Status = checkpoint is not null && before.Status is VmStatus.Stopped or VmStatus.Failed ? before.Status : VmStatus.Failed,
                 Hypervisor = null,
                 Attempt = null,
                 Reason = message,

@@ -35,7 +35,8 @@ Describe 'The exported cmdlets' {
             'Connect-MyVmConsole', 'Connect-MyVmHost', 'Copy-MyVm', 'Copy-MyVmFile', 'Disconnect-MyVmHost', 'Get-MyVm', 'Get-MyVmConsole', 'Get-MyVmGuest', 'Get-MyVmHost',
             'Get-MyVmImage', 'Get-MyVmOrphan', 'Get-MyVmStats', 'Invoke-MyVmCommand',
             'New-MyVm', 'New-MyVmImage', 'Remove-MyVm', 'Remove-MyVmImage', 'Repair-MyVm', 'Restart-MyVm', 'Resume-MyVm', 'Set-MyVm', 'Start-MyVm',
-            'Stop-MyVm', 'Suspend-MyVm', 'Test-MyVmHost')
+            'Stop-MyVm', 'Suspend-MyVm', 'Test-MyVmHost',
+            'Checkpoint-MyVm', 'Get-MyVmCheckpoint', 'Remove-MyVmCheckpoint', 'Restore-MyVmCheckpoint' | Sort-Object)
         $module.ExportedFunctions.Count | Should -Be 0
     }
 }
@@ -209,6 +210,16 @@ Describe '-Name of <Name>' -ForEach $nameCmdlets {
                     $said = @(& $Name -Name 'conv*' -ErrorVariable err -Verbose 4>&1 | ForEach-Object Message)
                     if (@($literal).Count -eq 1 -and $literal[0].FullyQualifiedErrorId -like 'VmNotRunning,*' -and ($said -match "VM 'conva' is not running; skipped")) { 'conva' }
                 }
+                'Checkpoint-MyVm' {
+                    # conva was never started: the pattern reaches it, and its missing disk is its own error.
+                    Checkpoint-MyVm -Name 'conv*' -CheckpointName 'c1' -ErrorVariable made -ErrorAction SilentlyContinue
+                    @($made | Where-Object { $_.FullyQualifiedErrorId -like 'InvalidVmSpec,*' } | ForEach-Object { $_.Exception.VmName })
+                }
+                { $_ -in 'Get-MyVmCheckpoint', 'Restore-MyVmCheckpoint', 'Remove-MyVmCheckpoint' } {
+                    # The pattern reaches conva, which has no checkpoint 'c1': an error for conva.
+                    $null = & $Name -Name 'conv*' -CheckpointName 'c1' -ErrorVariable missing -ErrorAction SilentlyContinue
+                    @($missing | Where-Object { $_.FullyQualifiedErrorId -like 'InvalidVmSpec,*' } | ForEach-Object { $_.Exception.VmName })
+                }
                 default { throw "no behaviour check for $Name -Name: add one" }
             }
             $err | Should -BeNullOrEmpty -Because 'a pattern is not taken for a (bad) literal name'
@@ -218,6 +229,7 @@ Describe '-Name of <Name>' -ForEach $nameCmdlets {
             # What the guest cmdlets need besides a name.
             if ($Name -eq 'Invoke-MyVmCommand') { $none.FilePath = '/bin/true' }
             if ($Name -eq 'Copy-MyVmFile') { $none.Path = '/etc/hostname'; $none.Destination = '/tmp/x' }
+            if ($Name -in 'Restore-MyVmCheckpoint', 'Remove-MyVmCheckpoint') { $none.CheckpointName = 'c1' }
             $err = $null
             $null = & $Name @none
             $err | Should -BeNullOrEmpty

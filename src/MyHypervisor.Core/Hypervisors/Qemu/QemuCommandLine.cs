@@ -75,6 +75,10 @@ public static class QemuCommandLine
             }
         }
 
+        // Resume a memory checkpoint: the disk goes back to it and the guest's memory, devices
+        // and clock are loaded before its CPUs run (a tag checked by CheckpointNameRules).
+        if (r.LoadCheckpoint is not null) args.AddRange(new[] { "-loadvm", r.LoadCheckpoint });
+
         args.AddRange(new[]
         {
             "-device", "virtio-serial-pci,id=vser0",
