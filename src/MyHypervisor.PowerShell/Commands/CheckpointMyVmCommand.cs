@@ -25,7 +25,7 @@ public sealed class CheckpointMyVmCommand : MyHypervisorCmdlet
     [AllowEmptyString]
     public string? CheckpointName { get; set; }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         foreach (var name in ResolveNames(Name))
         {

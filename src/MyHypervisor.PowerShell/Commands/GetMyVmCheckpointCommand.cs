@@ -22,7 +22,7 @@ public sealed class GetMyVmCheckpointCommand : MyHypervisorCmdlet
     [ArgumentCompleter(typeof(CheckpointNameCompleter))]
     public string[] CheckpointName { get; set; } = { "*" };
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         var context = CreateContext();
         foreach (var name in ResolveNames(Name))

@@ -42,7 +42,7 @@ public sealed class RestoreMyVmCheckpointCommand : MyHypervisorCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocalRecord()
     {
         foreach (var name in ResolveNames(Name))
         {
