@@ -103,6 +103,7 @@ public sealed class VmManager
             FirstBoot = spec.FirstBoot is { IsEmpty: false } ? spec.FirstBoot : null,
             Volumes = spec.Volumes.Select(v => new VmVolume { Path = Path.GetFullPath(v.Path), Tag = v.Tag, ReadOnly = v.ReadOnly }).ToList(),
             KernelArguments = spec.KernelArguments,
+            TranslationCacheMiB = spec.TranslationCacheMiB,
         };
     }
 

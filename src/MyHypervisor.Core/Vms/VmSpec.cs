@@ -17,4 +17,6 @@ public sealed record VmSpec
     public FirstBoot.FirstBootSettings? FirstBoot { get; init; }
     /// <summary>User network: the host port on 127.0.0.1 forwarded to the guest's port 22 (0: pick a free one).</summary>
     public int? SshPort { get; init; }
+    /// <summary>TCG's translation buffer in MiB (null: the module's default; 0: QEMU's own).</summary>
+    public int? TranslationCacheMiB { get; init; }
 }
