@@ -66,8 +66,8 @@ public sealed class NewMyVmCommand : MyHypervisorCmdlet
     public int? SshPort { get; set; }
 
     /// <summary>
-    /// TCG's translation buffer in MiB (QEMU's tb-size): default 16, measured to boot as fast as
-    /// QEMU's own default with far less memory; 0 gives QEMU's own default. Unused under KVM.
+    /// TCG's translation buffer in MiB (QEMU's tb-size): default 32, measured to boot as fast as
+    /// QEMU's own default with less memory; 0 gives QEMU's own default. Unused under KVM.
     /// Not bound from the pipeline: Get-MyVm shows the effective value, which would pin the default.
     /// </summary>
     [Parameter]

@@ -53,10 +53,11 @@ AfterAll {
 }
 
 Describe 'TCG memory settings' {
-    It 'a VM gets the 16 MiB translation buffer under TCG by default, and 0 gives QEMU''s own default' {
-        Get-AccelValue $script:argvDefault | Should -BeExactly 'tcg,tb-size=16'
+    It 'a VM gets the module''s translation buffer under TCG by default, and 0 gives QEMU''s own default' {
+        [MyHypervisor.Core.Hypervisors.Qemu.TcgMemorySettings]::DefaultTranslationCacheMiB | Should -Be 32
+        Get-AccelValue $script:argvDefault | Should -BeExactly 'tcg,tb-size=32'
         Get-AccelValue $script:argvQemuDefault | Should -BeExactly 'tcg'
-        (Get-MyVm -Name 'dgood1').TranslationCacheMiB | Should -Be 16
+        (Get-MyVm -Name 'dgood1').TranslationCacheMiB | Should -Be 32
         (Get-MyVm -Name 'dgood2').TranslationCacheMiB | Should -Be 0
     }
 
@@ -90,7 +91,7 @@ Describe 'TCG memory settings' {
         $null = New-MyVm -Name 'dcache' -Image tiny -Network None -TranslationCacheMiB 64
         (Get-MyVm -Name 'dcache').TranslationCacheMiB | Should -Be 64
         { Set-MyVm -Name 'dcache' -TranslationCacheMiB 99999 -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidVmSpec*'
-        (Set-MyVm -Name 'dcache' -TranslationCacheMiB $null -PassThru).TranslationCacheMiB | Should -Be 16
+        (Set-MyVm -Name 'dcache' -TranslationCacheMiB $null -PassThru).TranslationCacheMiB | Should -Be 32
         (Get-Content -LiteralPath (Join-Path $script:vmHome 'vms/dcache/definition.json') -Raw) | Should -Not -Match '"translationCacheMiB":\s*\d'
     }
 
