@@ -170,7 +170,7 @@ try {
 }
 "@
         $targets = [ordered] @{
-            module = @{ Path = $manifest; Name = 'MyHypervisor'; Commands = 9 }
+            module = @{ Path = $manifest; Name = 'MyHypervisor'; Commands = @((Import-PowerShellDataFile -LiteralPath $manifest).CmdletsToExport).Count }
             empty  = @{ Path = (Join-Path $emptyDir 'BenchEmpty.psd1'); Name = 'BenchEmpty'; Commands = 0 }
         }
         $calls = @{ module = New-CallList; empty = New-CallList }

@@ -35,10 +35,14 @@ public static class ConcurrentVmBatch
     public static void Run(IReadOnlyList<string> names, int throttle, string overallActivity, CancellationToken cancel,
         Func<string, OperationContext, object?> action, Sinks sinks)
     {
+        // One VM, or one at a time: everything runs on the calling thread, as before (no thread hop,
+        // which a loaded host makes costly, in the start that the start-overhead figure times).
+        var inline = names.Count == 1 || throttle <= 1;
         // Not disposed: a worker may still post after the pump stopped reading (it only drops the item).
         var queue = new BlockingCollection<Action>();
         void Post(Action item)
         {
+            if (inline) { item(); return; }
             try { queue.Add(item); }
             catch (InvalidOperationException) { }
         }
@@ -51,6 +55,18 @@ public static class ConcurrentVmBatch
             cancel,
             message => Post(() => sinks.Warning(message)));
         var slots = names.Select(_ => new Slot()).ToArray();
+        // The overall bar names each VM as it begins, counting VMs begun ("VM 'b' (2 of 3)"), while
+        // its percentage counts VMs done; ProgressReporter completes each VM's bar and the overall one.
+        int begun = 0, finished = 0;
+        void Begin(string name)
+        {
+            begun++;
+            if (names.Count > 1)
+                sinks.Progress(new ProgressRecord(ProgressReporter.OverallId, overallActivity, $"VM '{name}' ({begun} of {names.Count})")
+                {
+                    PercentComplete = 100 * finished / names.Count,
+                });
+        }
         var next = 0;
         void WriteFinishedInOrder()
         {
@@ -68,13 +84,13 @@ public static class ConcurrentVmBatch
         }
 
         using var gate = new SemaphoreSlim(Math.Max(1, throttle));
-        var workers = names.Select((name, index) => Task.Run(() =>
+        void Work(string name, int index)
         {
             try { gate.Wait(cancel); }
             catch (OperationCanceledException) { Post(() => { slots[index].Done = true; slots[index].Failure = new OperationCanceledException(); WriteFinishedInOrder(); }); return; }
             try
             {
-                Post(() => progress.VmBegin(name));
+                Post(() => Begin(name));
                 object? result = null;
                 Exception? failure = null;
                 try { result = action(name, ContextFor(name)); }
@@ -84,12 +100,19 @@ public static class ConcurrentVmBatch
                     slots[index].Result = result;
                     slots[index].Failure = failure;
                     slots[index].Done = true;
+                    finished++;
                     progress.VmDone(name);
                     WriteFinishedInOrder();
                 });
             }
             finally { gate.Release(); }
-        })).ToArray();
+        }
+        if (inline)
+        {
+            for (var i = 0; i < names.Count; i++) Work(names[i], i);
+            return;
+        }
+        var workers = names.Select((name, index) => Task.Run(() => Work(name, index))).ToArray();
         _ = Task.WhenAll(workers).ContinueWith(_ => queue.CompleteAdding(), TaskScheduler.Default);
         // Every posted item runs, also after a stop: a stopped pipeline's writers drop what they are
         // given (MyHypervisorCmdlet.Guarded), and this loop ends only when every worker has.
