@@ -108,7 +108,7 @@ function Invoke-DensityParallel {
         if (@(Get-MyVm -Name $names | Where-Object Status -eq 'Running').Count) { throw "Stop-MyVm -ThrottleLimit $($run.Throttle) left VMs running" }
         $result[$run.Key] = [ordered] @{
             throttle = $run.Throttle
-            startWait = [ordered] @{ wallSeconds = [Math]::Round($start.Wall / 1000, 1); guestCpuSeconds = [Math]::Round($cpu, 1); ready = $ready; failed = @($failures | ForEach-Object { "$($_.TargetObject): $($_.Exception.Message)" }) }
+            startWait = [ordered] @{ wallSeconds = [Math]::Round($start.Wall / 1000, 1); guestCpuSeconds = [Math]::Round($cpu, 1); ready = $ready; failed = @($failures | ForEach-Object { if ($_ -is [System.Management.Automation.ErrorRecord]) { "$($_.TargetObject): $($_.Exception.Message)" } else { "$_" } }) }
             stop = [ordered] @{ wallSeconds = [Math]::Round($stop.Wall / 1000, 2); methods = @($stop.Output | ForEach-Object { "$($_.StopMethod)" } | Sort-Object -Unique) }
             load = ([System.IO.File]::ReadAllText('/proc/loadavg') -split ' ')[0..2] -join ' '
         }
