@@ -20,8 +20,13 @@ public sealed record VmChangeRequest
     /// <summary>Tags of volumes to remove; a tag the VM does not have is an error.</summary>
     public IReadOnlyList<string> RemoveVolumeTags { get; init; } = Array.Empty<string>();
     public string? KernelArguments { get; init; }
+    /// <summary>TCG's translation buffer in MiB (0: QEMU's own default).</summary>
+    public int? TranslationCacheMiB { get; init; }
+    /// <summary>Back to the module's default translation buffer (the setting is removed from the definition).</summary>
+    public bool DefaultTranslationCache { get; init; }
 
     public bool IsEmpty =>
         Cpus is null && MemoryMiB is null && Network is null && Bridge is null && Address is null && Gateway is null &&
-        Volumes is null && AddVolumes.Count == 0 && RemoveVolumeTags.Count == 0 && KernelArguments is null;
+        Volumes is null && AddVolumes.Count == 0 && RemoveVolumeTags.Count == 0 && KernelArguments is null &&
+        TranslationCacheMiB is null && !DefaultTranslationCache;
 }

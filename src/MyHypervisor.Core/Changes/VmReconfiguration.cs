@@ -43,6 +43,7 @@ public static class VmReconfiguration
         {
             Name = name, Image = before.Image, Cpus = change.Cpus ?? before.Cpus, MemoryMiB = change.MemoryMiB ?? before.MemoryMiB,
             Network = mode, Bridge = bridge, Address = address, Gateway = gateway, Volumes = volumes, KernelArguments = kernelArguments,
+            TranslationCacheMiB = change.DefaultTranslationCache ? null : change.TranslationCacheMiB ?? before.TranslationCacheMiB,
         };
         // The bridge the VM already uses is not looked up again: only a new one must exist now.
         VmSpecRules.Validate(spec, b => (net.Mode == NetworkMode.Bridge && b == net.Bridge) || bridgeExists(b));
@@ -64,6 +65,7 @@ public static class VmReconfiguration
             },
             Volumes = volumes.Select(v => new VmVolume { Path = Path.GetFullPath(v.Path), Tag = v.Tag, ReadOnly = v.ReadOnly }).ToList(),
             KernelArguments = kernelArguments,
+            TranslationCacheMiB = spec.TranslationCacheMiB,
         };
         return new Plan(before, after, Differences(before, after));
     }
@@ -84,6 +86,7 @@ public static class VmReconfiguration
         Compare("Gateway", a.Network.Gateway, b.Network.Gateway);
         Compare("Volumes", string.Join(", ", a.Volumes), string.Join(", ", b.Volumes));
         Compare("KernelArguments", a.KernelArguments, b.KernelArguments);
+        Compare("TranslationCacheMiB", a.TranslationCacheMiB, b.TranslationCacheMiB);
         return changes;
     }
 

@@ -112,6 +112,7 @@ public sealed class VmManager
             Volumes = spec.Volumes.Select(v => new VmVolume { Path = Path.GetFullPath(v.Path), Tag = v.Tag, ReadOnly = v.ReadOnly }).ToList(),
             KernelArguments = spec.KernelArguments,
             Hypervisor = spec.Hypervisor,
+            TranslationCacheMiB = spec.TranslationCacheMiB,
         };
     }
 

@@ -30,6 +30,8 @@ public static class RecordShape
             return $"field 'network.tapName' is '{tap}', not this VM's TAP device ({NetworkInterfaceNames.TapName(d.Id)})";
         if (d.Network.Mode == NetworkMode.Bridge && d.Network.TapName is null) return "field 'network.tapName' is null";
         if (d.Volumes is null) return "field 'volumes' is null";
+        if (Hypervisors.Qemu.TcgMemorySettings.Problem(d.TranslationCacheMiB) is not null)
+            return $"field 'translationCacheMiB' is {d.TranslationCacheMiB}, not 0 or {Hypervisors.Qemu.TcgMemorySettings.MinTranslationCacheMiB}-{Hypervisors.Qemu.TcgMemorySettings.MaxTranslationCacheMiB}";
         for (var i = 0; i < d.Volumes.Count; i++)
         {
             var v = d.Volumes[i];

@@ -131,7 +131,7 @@ public sealed class VmStore(MyHvPaths paths)
         StateWrite.Guard(marker, () => File.Delete(marker), name);
         if (Mono.Unix.Native.Syscall.rmdir(dir) != 0 && Mono.Unix.Native.Stdlib.GetLastError() is var errno && errno != Mono.Unix.Native.Errno.ENOENT)
             throw StateWrite.Failed(dir, new IOException(Mono.Unix.Native.Stdlib.strerror(errno)), name);
-        lock (ids) ids.Remove(name);
+        lock (ids) { ids.Remove(name); idIndex = null; }
     }
 
     /// <summary>Deletes what is in <paramref name="dir"/> with unlink/rmdir, so a failure names the OS's exact reason.</summary>
@@ -160,7 +160,7 @@ public sealed class VmStore(MyHvPaths paths)
     /// </summary>
     private string? CopyOf(string name, Guid id)
     {
-        var others = ListNames().Where(n => n != name && IdOf(n) == id).ToList();
+        var others = FoldersWithId(id).Where(n => n != name).ToList();
         if (others.Count == 0) return null;
         var mine = NameIn(name) == name;
         foreach (var other in others)
@@ -171,6 +171,33 @@ public sealed class VmStore(MyHvPaths paths)
         }
         return null;
     }
+
+    /// <summary>
+    /// The VM folders whose definitions hold <paramref name="id"/>, from an index of every folder's id
+    /// kept while the vms folder is unchanged (a folder added, copied, renamed or removed changes its
+    /// time): reading each of n definitions checks n folders once in all, not n times each, so
+    /// listing 500 VMs costs per VM what listing 10 does.
+    /// </summary>
+    private IReadOnlyList<string> FoldersWithId(Guid id)
+    {
+        var written = Directory.GetLastWriteTimeUtc(paths.VmsRoot);
+        Dictionary<Guid, List<string>>? index;
+        lock (ids) index = idIndex is { } known && known.RootWritten == written ? known.Folders : null;
+        if (index is null)
+        {
+            index = new Dictionary<Guid, List<string>>();
+            foreach (var folder in ListNames())
+                if (IdOf(folder) is { } folderId)
+                {
+                    if (!index.TryGetValue(folderId, out var list)) index[folderId] = list = new List<string>();
+                    list.Add(folder);
+                }
+            lock (ids) idIndex = (written, index);
+        }
+        return index.TryGetValue(id, out var folders) ? folders : Array.Empty<string>();
+    }
+
+    private (DateTime RootWritten, Dictionary<Guid, List<string>> Folders)? idIndex;
 
     /// <summary>The id in a VM's definition, cached by file time and size (listing many VMs reads each file once).</summary>
     private Guid? IdOf(string name)

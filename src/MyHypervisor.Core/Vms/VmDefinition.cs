@@ -17,5 +17,10 @@ public sealed record VmDefinition
     public string? KernelArguments { get; init; }
     /// <summary>Given to the guest at start on a NoCloud seed disk (null: none).</summary>
     public FirstBoot.FirstBootSettings? FirstBoot { get; init; }
+    /// <summary>
+    /// TCG's translation buffer in MiB (QEMU's tb-size); null: the module's default
+    /// (<see cref="Hypervisors.Qemu.TcgMemorySettings.DefaultTranslationCacheMiB"/>), 0: QEMU's own. Unused under KVM.
+    /// </summary>
+    public int? TranslationCacheMiB { get; init; }
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
 }

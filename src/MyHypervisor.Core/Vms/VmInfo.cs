@@ -17,6 +17,7 @@ public sealed class VmInfo
         Pid = state.Status is VmStatus.Running or VmStatus.Paused or VmStatus.Stopping or VmStatus.Starting ? state.Hypervisor?.Pid : null;
         Cpus = definition.Cpus;
         MemoryMiB = definition.MemoryMiB;
+        TranslationCacheMiB = definition.TranslationCacheMiB ?? Hypervisors.Qemu.TcgMemorySettings.DefaultTranslationCacheMiB;
         Image = definition.Image;
         Network = definition.Network.ToString();
         MacAddress = definition.Network.MacAddress;
@@ -62,6 +63,8 @@ public sealed class VmInfo
     public int? Pid { get; }
     public int Cpus { get; }
     public int MemoryMiB { get; }
+    /// <summary>TCG's translation buffer in MiB, the module's default applied (0: QEMU's own default; unused under KVM).</summary>
+    public int TranslationCacheMiB { get; }
     public string Image { get; }
     public string Network { get; }
     public string? MacAddress { get; }

@@ -19,4 +19,6 @@ public sealed record VmSpec
     public int? SshPort { get; init; }
     /// <summary>The engine that runs the VM: "qemu" or "cloud-hypervisor".</summary>
     public string Hypervisor { get; init; } = "qemu";
+    /// <summary>TCG's translation buffer in MiB (null: the module's default; 0: QEMU's own).</summary>
+    public int? TranslationCacheMiB { get; init; }
 }

@@ -42,6 +42,8 @@ public static partial class VmSpecRules
             Fail(name, $"Cpus is {spec.Cpus}; use {MinCpus} to {MaxCpus}.");
         if (spec.MemoryMiB is < MinMemoryMiB or > MaxMemoryMiB)
             Fail(name, $"MemoryMiB is {spec.MemoryMiB}; use {MinMemoryMiB} to {MaxMemoryMiB}.");
+        if (Hypervisors.Qemu.TcgMemorySettings.Problem(spec.TranslationCacheMiB) is { } cacheProblem)
+            Fail(name, $"{cacheProblem}.");
         ValidateNetwork(spec, bridgeExists);
         ValidateVolumes(spec);
         if (spec.KernelArguments is { } args && !SafeKernelArguments().IsMatch(args))

@@ -59,6 +59,10 @@ public sealed class SetMyVmCommand : MyHypervisorCmdlet
     [AllowEmptyString]
     public string? KernelArguments { get; set; }
 
+    /// <summary>TCG's translation buffer in MiB (0: QEMU's own default); $null: back to the module's default.</summary>
+    [Parameter]
+    public int? TranslationCacheMiB { get; set; }
+
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
@@ -77,6 +81,8 @@ public sealed class SetMyVmCommand : MyHypervisorCmdlet
             AddVolumes = AddVolume,
             RemoveVolumeTags = RemoveVolume,
             KernelArguments = KernelArguments,
+            TranslationCacheMiB = TranslationCacheMiB,
+            DefaultTranslationCache = bound.ContainsKey(nameof(TranslationCacheMiB)) && TranslationCacheMiB is null,
         };
         var context = CreateContext();
         foreach (var name in ResolveNames(Name))

@@ -10,7 +10,7 @@ namespace MyHypervisor.PowerShell.Infrastructure;
 /// by one, then acted on in EndProcessing so several VMs share one overall progress bar, either
 /// here or in a background job (-AsJob).
 /// </summary>
-public abstract class VmBatchCmdlet : MyHypervisorCmdlet
+public abstract partial class VmBatchCmdlet : MyHypervisorCmdlet
 {
     private readonly List<string> confirmed = new();
 
@@ -73,23 +73,13 @@ public abstract class VmBatchCmdlet : MyHypervisorCmdlet
         {
             var names = string.Join(", ", confirmed);
             var job = new VmBatchJob($"{ActionVerb}-MyVm {names}", $"{ActionVerb}-MyVm -Name {names}", confirmed.ToArray(), Act, PassThru,
-                OverallActivity, GetType());
+                OverallActivity, GetType(), ThrottleLimitOr(DefaultThrottleLimit));
             JobRepository.Add(job);
             job.StartInBackground();
             WriteObject(job);
             return;
         }
-        var progress = new ProgressReporter(Guarded<ProgressRecord>(WriteProgress), OverallActivity, confirmed.Count);
-        var context = CreateContext(progress.Report);
-        foreach (var name in confirmed)
-        {
-            if (Cancellation.IsCancellationRequested) break;
-            progress.VmBegin(name);
-            object? result = null;
-            var ok = TryForVm(name, () => result = Act(name, context));
-            progress.VmDone(name);
-            if (ok && PassThru && result is not null) WriteObject(result);
-        }
+        ActConcurrently(confirmed, OverallActivity);
         base.EndLocalProcessing();
     }
 }

@@ -15,13 +15,15 @@ public sealed class VmBatchJob : Job
     private readonly bool passThru;
     private readonly string overallActivity;
     private readonly Type commandType;
+    private readonly int throttle;
     private readonly CancellationTokenSource cancellation = new();
     private Task? running;
 
     public VmBatchJob(string name, string command, string[] names, Func<string, OperationContext, object?> action, bool passThru,
-        string overallActivity, Type commandType)
+        string overallActivity, Type commandType, int throttle = 1)
         : base(command, name)
     {
+        this.throttle = throttle;
         this.names = names;
         this.action = action;
         this.passThru = passThru;
@@ -59,38 +61,17 @@ public sealed class VmBatchJob : Job
 
     private void RunEach(ref bool failed)
     {
-        // The same bars as in the foreground: one per VM, under an overall bar when there are several.
-        var progress = new ProgressReporter(record => Progress.Add(record), overallActivity, names.Length);
-        var context = new OperationContext(
-            message => Verbose.Add(new VerboseRecord(message)),
-            progress.Report,
-            cancellation.Token,
-            message => Warning.Add(new WarningRecord(message)));
-        foreach (var name in names)
-        {
-            if (cancellation.IsCancellationRequested) break;
-            progress.VmBegin(name);
-            try
-            {
-                var result = action(name, context);
-                if (passThru && result is not null) Output.Add(PSObject.AsPSObject(result));
-            }
-            catch (MyHvException e)
-            {
-                failed = true;
-                Error.Add(ErrorRecords.From(e, name, commandType));
-            }
-            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
-            {
-                // Stopped while Core waited: the VM is consistent already, and the job ends Stopped.
-            }
-            catch (Exception e)
-            {
-                failed = true;
-                Error.Add(new ErrorRecord(e, $"VmJobFailed,{commandType.FullName}", ErrorCategory.NotSpecified, name));
-            }
-            progress.VmDone(name);
-        }
+        // The same as in the foreground: up to the throttle at once, one overall bar, each VM's
+        // result or error in the order the VMs came.
+        var anyFailed = false;
+        ConcurrentVmBatch.Run(names, throttle, overallActivity, cancellation.Token, action, new ConcurrentVmBatch.Sinks(
+            Output: result => { if (passThru) Output.Add(PSObject.AsPSObject(result)); },
+            Error: (e, name) => { anyFailed = true; Error.Add(ErrorRecords.From(e, name, commandType)); },
+            Fault: (e, name) => { anyFailed = true; Error.Add(new ErrorRecord(e, $"VmJobFailed,{commandType.FullName}", ErrorCategory.NotSpecified, name)); },
+            Verbose: message => Verbose.Add(new VerboseRecord(message)),
+            Warning: message => Warning.Add(new WarningRecord(message)),
+            Progress: record => Progress.Add(record)));
+        failed |= anyFailed;
     }
 
     /// <summary>

@@ -19,7 +19,7 @@ public static class QemuCommandLine
             "-name", $"guest={d.Name}",
             "-nodefaults", "-no-user-config",
             "-display", "none",
-            "-accel", r.Accelerator,
+            "-accel", TcgMemorySettings.AcceleratorOption(r.Accelerator, d),
             "-smp", d.Cpus.ToString(CultureInfo.InvariantCulture),
             "-m", $"{d.MemoryMiB}M",
             // A guest reboot ends the process, as on a microVM: the module's status stays honest.
