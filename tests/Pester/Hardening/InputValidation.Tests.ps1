@@ -10,12 +10,8 @@ guest receives on its kernel command line is exactly the whitelisted parts.
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Network/Issue5Helpers.psm1') -Force
-    . (Join-Path $PSScriptRoot '../Lifecycle/LifecycleSupport.ps1')
-    $null = Import-MyHvTestModule
-    $script:testHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:testHome = Initialize-MyHvTestSuite
     $script:scratch = New-MyHvTestDir -Prefix 'mhI'
 
     # One terminating error with the id, a message matching, and no change under the home.
@@ -174,7 +170,7 @@ Describe 'A definition edited by hand' {
             $r.Errors[0].Exception.Message | Should -Match $Match
             $after = Get-MyHvTreeSnapshot -Path $script:testHome
             $after | Should -Be $before -Because 'nothing may be created or changed'
-            @(Get-MyHvProcessByMarker -Marker (Join-Path $script:testHome 'run/edited')) | Should -BeNullOrEmpty
+            @(Get-MyHvProcess -IncludeZombie -Marker (Join-Path $script:testHome 'run/edited')) | Should -BeNullOrEmpty
         }
         finally { Remove-MyVm -Name 'edited' -Force }
     }

@@ -11,12 +11,8 @@ listed entry by entry; so is a start killed mid-way (its journal included).
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Network/Issue5Helpers.psm1') -Force
-    . (Join-Path $PSScriptRoot '../Lifecycle/LifecycleSupport.ps1')
-    $null = Import-MyHvTestModule
-    $script:safeHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:safeHome = Initialize-MyHvTestSuite
     $script:scratch = New-MyHvTestDir -Prefix 'mhP'
     $script:nobody = 65534
 

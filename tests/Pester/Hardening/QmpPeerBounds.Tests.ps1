@@ -4,7 +4,7 @@
 # the client is the module's own Core QmpClient, called through the built assembly.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
     if (-not ('MyHvTests.FakeQmpPeer' -as [type])) {
         Add-Type -TypeDefinition ([System.IO.File]::ReadAllText((Join-Path $PSScriptRoot 'FakeQmpPeer.cs')))

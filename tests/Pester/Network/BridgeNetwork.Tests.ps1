@@ -7,11 +7,8 @@ never touched.
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'Issue5Helpers.psm1') -Force
-    Import-MyHvTestModule | Out-Null
-    $script:testHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:testHome = Initialize-MyHvTestSuite
     $script:ns = $null
     # Bridged networking needs root (TAP devices, namespaces) and iproute2.
     $script:ip = (Get-Command -Name ip -CommandType Application -ErrorAction Ignore) -and ((& id -u) -eq '0')
