@@ -14,8 +14,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
 }
 
 Describe 'The guest agent port' {

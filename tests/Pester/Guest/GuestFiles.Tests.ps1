@@ -50,8 +50,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
 }
 
 Describe 'Copy-MyVmFile' {

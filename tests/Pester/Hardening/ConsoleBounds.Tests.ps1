@@ -6,9 +6,7 @@
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
-    if (-not ('MyHvTests.FakeQmpPeer' -as [type])) {
-        Add-Type -TypeDefinition ([System.IO.File]::ReadAllText((Join-Path $PSScriptRoot 'FakeQmpPeer.cs')))
-    }
+    Initialize-MyHvFakeQmpPeer
     $script:dir = New-MyHvTestDir -Prefix 'mhCb'
     $script:cap = [MyHypervisor.Core.Lifecycle.ConsoleLog]::CapBytes
     $script:lineBytes = 13   # "line 0000000\n"

@@ -65,8 +65,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:outerHome
+    Complete-MyHvTestSuite -HomePath $script:outerHome
     Assert-MyHvNoLeftovers -Home $script:scratch
 }
 

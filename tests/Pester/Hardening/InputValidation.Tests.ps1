@@ -29,8 +29,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
 }
 
 Describe 'End-of-string anchors' {
@@ -101,17 +100,15 @@ foreach ($pair in $cases) {
         $json = ConvertTo-Json -InputObject $cases -Compress -Depth 3
         $child = Invoke-MyHvChild -Namespace $script:ns -Environment @{ MYHV_HOME = $script:nsHome } -Body (
             "`$cases = ConvertFrom-Json -InputObject '$($json.Replace("'", "''"))'`n" + $body)
+        $script:child = $child
         $script:outcome = $child.Result
-        $script:childOutput = $child.Output -join "`n"
     }
     AfterAll {
-        if ($script:ns) { Remove-MyHvTestNamespace -Name $script:ns }
-        Assert-MyHvNoLeftovers -Home $script:nsHome
+        Complete-MyHvTestSuite -HomePath $script:nsHome -Namespace $script:ns -CensusOnly
     }
 
     It 'the child ran every case' {
-        $script:outcome | Should -Not -BeNullOrEmpty -Because $script:childOutput
-        $script:outcome.PSObject.Properties.Name | Should -Not -Contain 'Error' -Because $script:childOutput
+        Assert-MyHvChildRan -Run $script:child
         @($script:outcome.PSObject.Properties).Count | Should -Be $script:cases.Count
     }
 

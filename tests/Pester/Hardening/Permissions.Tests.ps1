@@ -52,8 +52,7 @@ BeforeAll {
 
 AfterAll {
     $env:MYHV_HOME = $script:safeHome
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:safeHome
+    Complete-MyHvTestSuite -HomePath $script:safeHome
     Assert-MyHvNoLeftovers -Home $script:scratch
 }
 
@@ -211,17 +210,15 @@ Start-MyVm -Name perm -Wait -TimeoutSeconds 150
 `$r.Stopped = "`$((Stop-MyVm -Name perm -PassThru).Status)"
 Remove-MyVm -Name perm -Force
 "@)
+        $script:child = $child
         $script:running = $child.Result
-        $script:childOutput = $child.Output -join "`n"
     }
     AfterAll {
-        if ($script:ns) { Remove-MyHvTestNamespace -Name $script:ns }
-        Assert-MyHvNoLeftovers -Home $script:nsHome
+        Complete-MyHvTestSuite -HomePath $script:nsHome -Namespace $script:ns -CensusOnly
     }
 
     It 'lists a running VM with volumes, a bridge and its channel, and every expected artifact' {
-        $script:running | Should -Not -BeNullOrEmpty -Because $script:childOutput
-        $script:running.PSObject.Properties.Name | Should -Not -Contain 'Error' -Because $script:childOutput
+        Assert-MyHvChildRan -Run $script:child
         $script:running.Status | Should -Be 'Running'
         $script:running.Tap | Should -Match '^mh'
         $script:running.Stopped | Should -Be 'Stopped'

@@ -6,9 +6,7 @@
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
-    $null = Import-MyHvTestModule
-    $env:MYHV_ACCEL = 'tcg'
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
+    Initialize-MyHvTestSuite -NoHome
     $script:root = New-MyHvTestDir -Prefix 'hrP'
     # B's path ends with A's: A's every path is a substring of B's same path.
     $script:homeA = "$root/vms"

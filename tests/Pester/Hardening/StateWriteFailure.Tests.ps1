@@ -5,9 +5,7 @@
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
-    $null = Import-MyHvTestModule
-    $env:MYHV_ACCEL = 'tcg'
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
+    Initialize-MyHvTestSuite -NoHome
     $script:root = New-MyHvTestDir -Prefix 'hrW'
     $script:vmHome = "$root/h"
     $null = New-Item -ItemType Directory -Path $vmHome

@@ -68,8 +68,7 @@ AfterAll {
         $null = Invoke-MyHvChild -Namespace $script:ns -Body 'Get-MyVm | Remove-MyVm -Force -Confirm:$false'
         Remove-MyHvTestNamespace -Name $script:ns
     }
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
 }
 
 Describe 'A Debian guest built by New-MyVmImage' {

@@ -33,8 +33,7 @@ AfterAll {
         Remove-MyHvTestNamespace -Name $script:ns
         if ($cleanup.Result -and $cleanup.Result.Left.Count) { throw "mh* devices were left in $($script:ns): $($cleanup.Result.Left -join ', ')" }
     }
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
     # Every namespace this suite made is gone.
     if ($script:ns -and (Test-MyHvNamespace -Name $script:ns)) { throw "network namespace left behind: $($script:ns)" }
 }

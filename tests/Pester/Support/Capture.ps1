@@ -189,3 +189,11 @@ function Invoke-MyHvStoppedCommand {
     }
     finally { $ps.Dispose() }
 }
+
+function Initialize-MyHvFakeQmpPeer {
+    <# Compiles MyHvTests.FakeQmpPeer (FakeQmpPeer.cs beside this file: a hostile or stuck QMP server on threads of this process) once per process. #>
+    [CmdletBinding()]
+    param()
+    if ('MyHvTests.FakeQmpPeer' -as [type]) { return }
+    Add-Type -TypeDefinition ([System.IO.File]::ReadAllText((Join-Path $PSScriptRoot 'FakeQmpPeer.cs')))
+}

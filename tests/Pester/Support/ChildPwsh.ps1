@@ -231,3 +231,16 @@ function Invoke-MyHvChildPwsh {
     $global:LASTEXITCODE = $done.ExitCode
     @(($done.Stdout + $done.Stderr) -split '\r?\n' | Where-Object { $_ -ne '' })
 }
+
+function Assert-MyHvChildRan {
+    <#
+    .SYNOPSIS
+        Pester assertions on what Invoke-MyHvChild returned for a -Body: there is a Result, and it records
+        no error (no 'Error' key); the child's output is the reason shown when either fails.
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] $Run)
+    $because = $Run.Output -join "`n"
+    $Run.Result | Should -Not -BeNullOrEmpty -Because $because
+    $Run.Result.PSObject.Properties.Name | Should -Not -Contain 'Error' -Because $because
+}

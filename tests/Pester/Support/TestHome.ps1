@@ -86,17 +86,18 @@ function Initialize-MyHvTestSuite {
     .SYNOPSIS
         A suite's usual BeforeAll in one call: imports the built module, makes a test home (MYHV_HOME),
         sets MYHV_ACCEL (tcg unless -Accelerator) and clears MYHV_FAILPOINTS. Returns the home's path.
+    .PARAMETER NoHome
+        Makes no home (and returns nothing): for a suite that lays out its homes itself.
     .EXAMPLE
         BeforeAll { $script:testHome = Initialize-MyHvTestSuite }
     #>
     [CmdletBinding()]
     [OutputType([string])]
-    param([ValidateSet('tcg', 'kvm', 'auto')] [string] $Accelerator = 'tcg')
+    param([ValidateSet('tcg', 'kvm', 'auto')] [string] $Accelerator = 'tcg', [switch] $NoHome)
     $null = Import-MyHvTestModule
-    $testHome = New-MyHvTestHome
     $env:MYHV_ACCEL = $Accelerator
     Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
-    $testHome
+    if (-not $NoHome) { New-MyHvTestHome }
 }
 
 function Skip-UnlessPrerequisite {

@@ -55,23 +55,38 @@ function Get-MyHvRecordedState {
 function New-MyHvTestVm {
     <#
     .SYNOPSIS
-        The fixture's VM: New-MyVm (tiny image, 128 MiB unless told) and, with -Start, Start-MyVm
-        -Wait until the guest is ready. Returns what New-MyVm (or, started, Start-MyVm -PassThru) returned.
+        The fixture's VM: New-MyVm (the module's default image and size unless told); with -Start also
+        Start-MyVm, with -WaitReady until the guest reports ready; with -RanOnce started and stopped
+        again, so its overlay holds data from an earlier run. Returns what New-MyVm (or, started,
+        Start-MyVm -PassThru) returned.
     .PARAMETER Parameters
         More New-MyVm parameters (e.g. @{ Network = 'None'; Volume = @{ Path = $share; Tag = 'data' } }).
+    .EXAMPLE
+        $vm = New-MyHvTestVm -Name 'web' -Image tiny -MemoryMiB 128 -Start -WaitReady
     #>
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)] [string] $Name,
-        [string] $Image = 'tiny',
-        [int] $MemoryMiB = 128,
+        [string] $Image,
+        [int] $MemoryMiB,
         [hashtable] $Parameters = @{},
         [switch] $Start,
+        [switch] $WaitReady,
+        [switch] $RanOnce,
         [int] $TimeoutSeconds = 180
     )
-    $vm = New-MyVm -Name $Name -Image $Image -MemoryMiB $MemoryMiB @Parameters -ErrorAction Stop
-    if (-not $Start) { return $vm }
-    Start-MyVm -Name $Name -Wait -TimeoutSeconds $TimeoutSeconds -PassThru -ErrorAction Stop
+    $create = @{} + $Parameters
+    if ($Image) { $create.Image = $Image }
+    if ($MemoryMiB) { $create.MemoryMiB = $MemoryMiB }
+    $vm = New-MyVm -Name $Name @create -ErrorAction Stop
+    if ($RanOnce) {
+        Start-MyVm -Name $Name -ErrorAction Stop
+        Stop-MyVm -Name $Name -Force -ErrorAction Stop
+        return Get-MyVm -Name $Name -ErrorAction Stop
+    }
+    if (-not ($Start -or $WaitReady)) { return $vm }
+    $wait = if ($WaitReady) { @{ Wait = $true; TimeoutSeconds = $TimeoutSeconds } } else { @{} }
+    Start-MyVm -Name $Name -PassThru -ErrorAction Stop @wait
 }
 
 function Wait-MyHvStatus {
@@ -216,6 +231,8 @@ function Initialize-MyHvBridgedVm {
         A bridged VM created, run once (so its overlay exists) and stopped, all inside a network
         namespace by a child pwsh; throws unless it ran with its TAP device there and the stop
         removed it. Returns the TAP device's name.
+    .PARAMETER CreateNamespace
+        Makes the namespace first (New-MyHvTestNamespace, with the bridge and no address on it).
     #>
     [CmdletBinding()]
     param(
@@ -223,8 +240,10 @@ function Initialize-MyHvBridgedVm {
         [Parameter(Mandatory)] [Alias('Netns')] [string] $Namespace,
         [Parameter(Mandatory)] [string] $Name,
         [Parameter(Mandatory)] [string] $IPAddress,
-        [string] $Bridge = 'txbr0'
+        [string] $Bridge = 'txbr0',
+        [switch] $CreateNamespace
     )
+    if ($CreateNamespace) { $null = New-MyHvTestNamespace -Name $Namespace -Bridge $Bridge -Address '' }
     $setup = Invoke-MyHvChild -Namespace $Namespace -Environment @{ MYHV_HOME = $HomePath; TX_VM = $Name; TX_IP = $IPAddress; TX_BR = $Bridge } -ScriptBlock {
         $null = New-MyVm -Name $env:TX_VM -Network Bridge -Bridge $env:TX_BR -IPAddress $env:TX_IP
         Start-MyVm -Name $env:TX_VM -ErrorAction Stop
@@ -239,6 +258,24 @@ function Initialize-MyHvBridgedVm {
     $setup.Result.Tap
 }
 
+function Assert-MyHvVmDied {
+    <# Pester assertions: Get-MyVm reports the VM Failed because its hypervisor died unexpectedly. Returns what Get-MyVm returned. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [string] $Name)
+    $after = Get-MyVm -Name $Name
+    $after.Status | Should -Be 'Failed'
+    $after.StatusReason | Should -Match 'died unexpectedly'
+    $after
+}
+
+function Assert-MyHvNoVirtiofsd {
+    <# Pester assertions: no virtiofsd process names the home, and no virtiofsd lock file of it is left. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [string] $HomePath)
+    @(Get-MyHvProcess -Text $HomePath | Where-Object Program -EQ 'virtiofsd') | Should -BeNullOrEmpty
+    @(Get-MyHvVirtiofsdLockFile -HomePath $HomePath) | Should -BeNullOrEmpty
+}
+
 function Complete-MyHvTestSuite {
     <#
     .SYNOPSIS
@@ -247,6 +284,8 @@ function Complete-MyHvTestSuite {
     .PARAMETER Namespace
         A namespace of New-MyHvTestNamespace: its VMs (-NamespaceVm; their TAP devices live there) are
         removed from inside it by a child pwsh, then it is deleted, before the rest.
+    .PARAMETER CensusOnly
+        Removes no VM: the suite's VMs must already be gone (the census then fails on what is left).
     .PARAMETER RemoveHome
         Also deletes the home folder once the census found it clean.
     .EXAMPLE
@@ -257,12 +296,12 @@ function Complete-MyHvTestSuite {
         [Parameter(Mandatory)] [Alias('Home')] [AllowEmptyString()] [AllowNull()] [string] $HomePath,
         [Alias('Netns')] [string] $Namespace,
         [Alias('NetVm')] [string[]] $NamespaceVm,
+        [switch] $CensusOnly,
         [switch] $RemoveHome
     )
     Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
-    if (-not $HomePath) { return }   # BeforeAll failed before it made a home: nothing of ours exists
     if ($Namespace) {
-        if ($NamespaceVm) {
+        if ($NamespaceVm -and $HomePath) {
             $null = Invoke-MyHvChild -Namespace $Namespace -Environment @{ MYHV_HOME = $HomePath; TX_VMS = ($NamespaceVm -join ',') } -ScriptBlock {
                 foreach ($vmName in $env:TX_VMS.Split(',')) { Get-MyVm -Name $vmName -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false }
                 $true
@@ -270,12 +309,45 @@ function Complete-MyHvTestSuite {
         }
         Remove-MyHvTestNamespace -Name $Namespace
     }
-    if (Get-Command -Name Get-MyVm -ErrorAction Ignore) {
+    if (-not $HomePath) { return }   # BeforeAll failed before it made a home: nothing of ours exists
+    if (-not $CensusOnly -and (Get-Command -Name Get-MyVm -ErrorAction Ignore)) {
         Get-Job -ErrorAction Ignore | Where-Object PSJobTypeName -EQ 'MyVmJob' | ForEach-Object {
             $null = Wait-Job -Job $_ -Timeout 120; Remove-Job -Job $_ -Force
         }
-        Get-MyVm -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false -ErrorAction Continue
+        # The VMs of the home in use (as the suite left it) and of THIS home, when the suite moved on to another.
+        $savedHome = $env:MYHV_HOME
+        try {
+            foreach ($vmHome in @($savedHome, $HomePath) | Where-Object { $_ } | Select-Object -Unique) {
+                $env:MYHV_HOME = $vmHome
+                Get-MyVm -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false -ErrorAction Continue
+            }
+        }
+        finally { $env:MYHV_HOME = $savedHome }
     }
     Assert-MyHvNoLeftovers -HomePath $HomePath
     if ($RemoveHome) { Remove-Item -LiteralPath $HomePath -Recurse -Force -ErrorAction SilentlyContinue }
+}
+
+function Invoke-MyHvPinnedOverlay {
+    <#
+    .SYNOPSIS
+        Pins a VM's overlay (New-MyHvOverlayPin), runs -ScriptBlock (in the caller's scope, given the pin),
+        then asserts the overlay is still the same, untouched file (byte-identical with -ByteIdentical),
+        and always removes the pin.
+    .EXAMPLE
+        Invoke-MyHvPinnedOverlay -HomePath $vmHome -Name 'a' -ByteIdentical -ScriptBlock { param($pin) Start-MyVm -Name 'a' -ErrorAction SilentlyContinue }
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] [string] $HomePath,
+        [Parameter(Mandatory)] [string] $Name,
+        [switch] $ByteIdentical,
+        [Parameter(Mandatory)] [scriptblock] $ScriptBlock
+    )
+    $pin = New-MyHvOverlayPin -HomePath $HomePath -Name $Name
+    try {
+        $null = & $ScriptBlock $pin
+        @(Get-MyHvOverlayProblem -PinInfo $pin -ByteIdentical:$ByteIdentical) | Should -BeNullOrEmpty
+    }
+    finally { Remove-MyHvOverlayPin -PinInfo $pin }
 }

@@ -90,17 +90,15 @@ Describe 'Start fail points with action error' {
     Context 'a VM with user networking whose overlay holds data from an earlier run' {
         BeforeAll {
             $script:plain = 'fpe'
-            $null = New-MyVm -Name $plain -ErrorAction Stop
-            Start-MyVm -Name $plain -ErrorAction Stop
-            Stop-MyVm -Name $plain -Force -ErrorAction Stop
+            $null = New-MyHvTestVm -Name $plain -RanOnce   # its overlay holds data from an earlier run
             $script:plainStepsRun = @(Get-MyHvStartStep)
         }
 
         It 'start.<_>: VmStartFailed names the step, nothing of the attempt is left, the overlay is the same file, and the next start works' -ForEach $plainSteps {
             $step = $_
             Initialize-MyHvStoppedVm -HomePath $vmHome -Name $plain
-            $pin = New-MyHvOverlayPin -HomePath $vmHome -Name $plain
-            try {
+            Invoke-MyHvPinnedOverlay -HomePath $vmHome -Name $plain -ByteIdentical:(Test-MyHvBeforeLaunch -Step $step) -ScriptBlock {
+                param($pin)
                 $attempt = Invoke-FailedStart -Name $plain -Step $step
 
                 Assert-StartFailedAt -Attempt $attempt -Step $step
@@ -109,9 +107,7 @@ Describe 'Start fail points with action error' {
                     -ExpectedSteps $plainStepsRun[0..([array]::IndexOf($plainStepsRun, $step))]
                 @(Get-MyHvVmResidue -HomePath $vmHome -Name $plain) | Should -BeNullOrEmpty
                 Assert-FailedVm -Name $plain -Step $step
-                @(Get-MyHvOverlayProblem -PinInfo $pin -ByteIdentical:(Test-MyHvBeforeLaunch -Step $step)) | Should -BeNullOrEmpty
             }
-            finally { Remove-MyHvOverlayPin -PinInfo $pin }
             Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $plain
         }
     }
@@ -144,17 +140,15 @@ Describe 'Start fail points with action error' {
             $script:shareRo = Join-Path $vmHome 'share-ro'
             $null = New-Item -ItemType Directory -Path $shareRw, $shareRo -Force
             Set-Content -LiteralPath (Join-Path $shareRw 'keep.txt') -Value 'host data'
-            $null = New-MyVm -Name $volVm -Volume @{ Path = $shareRw; Tag = 'data' }, @{ Path = $shareRo; Tag = 'ro'; ReadOnly = $true } -ErrorAction Stop
-            Start-MyVm -Name $volVm -ErrorAction Stop
-            Stop-MyVm -Name $volVm -Force -ErrorAction Stop
+            $null = New-MyHvTestVm -Name $volVm -Parameters @{ Volume = @{ Path = $shareRw; Tag = 'data' }, @{ Path = $shareRo; Tag = 'ro'; ReadOnly = $true } } -RanOnce   # its overlay holds data from an earlier run
             $script:volumeStepsRun = @(Get-MyHvStartStep -Volumes)
         }
 
         It 'start.<_>: VmStartFailed names the step; no virtiofsd, socket or /run/virtiofsd lock file is left; the next start works' -ForEach $volumeSteps {
             $step = $_
             Initialize-MyHvStoppedVm -HomePath $vmHome -Name $volVm
-            $pin = New-MyHvOverlayPin -HomePath $vmHome -Name $volVm
-            try {
+            Invoke-MyHvPinnedOverlay -HomePath $vmHome -Name $volVm -ByteIdentical:(Test-MyHvBeforeLaunch -Step $step) -ScriptBlock {
+                param($pin)
                 $attempt = Invoke-FailedStart -Name $volVm -Step $step
 
                 Assert-StartFailedAt -Attempt $attempt -Step $step
@@ -170,29 +164,26 @@ Describe 'Start fail points with action error' {
                     @($attempt.Verbose | Where-Object { $_ -match '^Undo helper lock file /run/virtiofsd/' }) | Should -HaveCount 2 -Because 'each volume recorded its lock file'
                 }
                 @(Get-MyHvVmResidue -HomePath $vmHome -Name $volVm) | Should -BeNullOrEmpty
-                @(Get-MyHvProcess -Needle $vmHome | Where-Object Program -EQ 'virtiofsd') | Should -BeNullOrEmpty
-                @(Get-MyHvVirtiofsdLockFile -HomePath $vmHome) | Should -BeNullOrEmpty
+                Assert-MyHvNoVirtiofsd -HomePath $vmHome
                 Assert-FailedVm -Name $volVm -Step $step
-                @(Get-MyHvOverlayProblem -PinInfo $pin -ByteIdentical:(Test-MyHvBeforeLaunch -Step $step)) | Should -BeNullOrEmpty
                 Join-Path $shareRw 'keep.txt' | Should -FileContentMatchExactly 'host data' -Because 'a rollback never touches a volume folder'
             }
-            finally { Remove-MyHvOverlayPin -PinInfo $pin }
             Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $volVm
         }
     }
 
     Context 'a bridged VM, run by the module inside a network namespace' {
         BeforeAll {
-            $script:netns = New-MyHvTestNamespace -Name "mhtxe$PID" -Bridge txbr0 -Address ''
+            $script:netns = "mhtxe$PID"
             $script:netVm = 'fpnet'
-            # Created, run once (the overlay exists from then on) and stopped, all inside the namespace.
-            $script:netTap = Initialize-MyHvBridgedVm -HomePath $vmHome -Netns $netns -Name $netVm -IPAddress 10.77.0.2/24
+            # The namespace made; the VM created, run once (the overlay exists from then on) and stopped, all inside it.
+            $script:netTap = Initialize-MyHvBridgedVm -HomePath $vmHome -Netns $netns -Name $netVm -IPAddress 10.77.0.2/24 -CreateNamespace
         }
 
         It 'start.network: VmStartFailed names the step, the TAP device is gone, the overlay is untouched, and the next start works' {
             Get-MyHvNamespaceDevice -Prefix '' -Namespace $netns | Should -Not -Contain $netTap -Because 'precondition: no TAP device before the attempt'
-            $pin = New-MyHvOverlayPin -HomePath $vmHome -Name $netVm
-            try {
+            Invoke-MyHvPinnedOverlay -HomePath $vmHome -Name $netVm -ByteIdentical -ScriptBlock {
+                param($pin)
                 $failed = Invoke-MyHvChild -Netns $netns -Environment @{ MYHV_HOME = $vmHome; TX_VM = $netVm } -ScriptBlock {
                     $startErrors = $null
                     $env:MYHV_FAILPOINTS = 'start.network=error'
@@ -228,9 +219,7 @@ Describe 'Start fail points with action error' {
                 @($r.Residue) | Should -BeNullOrEmpty -Because 'inside the namespace nothing of the VM is left'
                 Get-MyHvNamespaceDevice -Prefix '' -Namespace $netns | Should -Not -Contain $netTap
                 @(Get-MyHvVmResidue -HomePath $vmHome -Name $netVm -SkipNetDevices) | Should -BeNullOrEmpty
-                @(Get-MyHvOverlayProblem -PinInfo $pin -ByteIdentical) | Should -BeNullOrEmpty
             }
-            finally { Remove-MyHvOverlayPin -PinInfo $pin }
 
             $again = Invoke-MyHvChild -Netns $netns -Environment @{ MYHV_HOME = $vmHome; TX_VM = $netVm } -ScriptBlock {
                 $started = Start-MyVm -Name $env:TX_VM -PassThru -ErrorAction Stop

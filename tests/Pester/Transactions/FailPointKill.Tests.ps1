@@ -71,17 +71,15 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
     Context 'a VM with user networking whose overlay holds data from an earlier run' {
         BeforeAll {
             $script:plain = 'kpe'
-            $null = New-MyVm -Name $plain -ErrorAction Stop
-            Start-MyVm -Name $plain -ErrorAction Stop
-            Stop-MyVm -Name $plain -Force -ErrorAction Stop
+            $null = New-MyHvTestVm -Name $plain -RanOnce   # its overlay holds data from an earlier run
         }
 
         It 'start.<_>=kill: the next Get-MyVm reports it not running and leaves nothing; Start-MyVm then works' -ForEach $plainSteps {
             $step = $_
             $paths = Get-MyHvVmPath -HomePath $vmHome -Name $plain
             Initialize-MyHvStoppedVm -HomePath $vmHome -Name $plain
-            $pin = New-MyHvOverlayPin -HomePath $vmHome -Name $plain
-            try {
+            Invoke-MyHvPinnedOverlay -HomePath $vmHome -Name $plain -ByteIdentical:(Test-MyHvBeforeLaunch -Step $step) -ScriptBlock {
+                param($pin)
                 $child = Invoke-KilledStart -Name $plain -Step $step
 
                 Assert-DiedBySigkill -Child $child
@@ -99,9 +97,7 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
                 }
 
                 Assert-RecoveredByGet -Name $plain -Step $step -LivePids $live
-                @(Get-MyHvOverlayProblem -PinInfo $pin -ByteIdentical:(Test-MyHvBeforeLaunch -Step $step)) | Should -BeNullOrEmpty
             }
-            finally { Remove-MyHvOverlayPin -PinInfo $pin }
             Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $plain
         }
 
@@ -230,17 +226,15 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
             $script:shareRw = Join-Path $vmHome 'share-rw'
             $script:shareRo = Join-Path $vmHome 'share-ro'
             $null = New-Item -ItemType Directory -Path $shareRw, $shareRo -Force
-            $null = New-MyVm -Name $volVm -Volume @{ Path = $shareRw; Tag = 'data' }, @{ Path = $shareRo; Tag = 'ro'; ReadOnly = $true } -ErrorAction Stop
-            Start-MyVm -Name $volVm -ErrorAction Stop
-            Stop-MyVm -Name $volVm -Force -ErrorAction Stop
+            $null = New-MyHvTestVm -Name $volVm -Parameters @{ Volume = @{ Path = $shareRw; Tag = 'data' }, @{ Path = $shareRo; Tag = 'ro'; ReadOnly = $true } } -RanOnce   # its overlay holds data from an earlier run
         }
 
         It 'start.<_>=kill: the recovery ends every virtiofsd (and QEMU) and removes sockets and /run/virtiofsd lock files' -ForEach $volumeSteps {
             $step = $_
             $paths = Get-MyHvVmPath -HomePath $vmHome -Name $volVm
             Initialize-MyHvStoppedVm -HomePath $vmHome -Name $volVm
-            $pin = New-MyHvOverlayPin -HomePath $vmHome -Name $volVm
-            try {
+            Invoke-MyHvPinnedOverlay -HomePath $vmHome -Name $volVm -ByteIdentical:(Test-MyHvBeforeLaunch -Step $step) -ScriptBlock {
+                param($pin)
                 Assert-DiedBySigkill -Child (Invoke-KilledStart -Name $volVm -Step $step)
 
                 $paths.Journal | Should -Exist
@@ -260,21 +254,18 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
                 @(Get-MyHvVirtiofsdLockFile -HomePath $vmHome) | Should -Not -BeNullOrEmpty -Because 'the killed attempt left virtiofsd lock files'
 
                 Assert-RecoveredByGet -Name $volVm -Step $step -LivePids $live
-                @(Get-MyHvProcess -Needle $vmHome | Where-Object Program -EQ 'virtiofsd') | Should -BeNullOrEmpty
-                @(Get-MyHvVirtiofsdLockFile -HomePath $vmHome) | Should -BeNullOrEmpty
-                @(Get-MyHvOverlayProblem -PinInfo $pin -ByteIdentical:(Test-MyHvBeforeLaunch -Step $step)) | Should -BeNullOrEmpty
+                Assert-MyHvNoVirtiofsd -HomePath $vmHome
             }
-            finally { Remove-MyHvOverlayPin -PinInfo $pin }
             Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $volVm
         }
     }
 
     Context 'a bridged VM, run by the module inside a network namespace' {
         BeforeAll {
-            $script:netns = New-MyHvTestNamespace -Name "mhtxk$PID" -Bridge txbr0 -Address ''
+            $script:netns = "mhtxk$PID"
             $script:netVm = 'kpnet'
-            # Created, run once (the overlay exists from then on) and stopped, all inside the namespace.
-            $script:netTap = Initialize-MyHvBridgedVm -HomePath $vmHome -Netns $netns -Name $netVm -IPAddress 10.77.0.3/24
+            # The namespace made; the VM created, run once (the overlay exists from then on) and stopped, all inside it.
+            $script:netTap = Initialize-MyHvBridgedVm -HomePath $vmHome -Netns $netns -Name $netVm -IPAddress 10.77.0.3/24 -CreateNamespace
         }
 
         It 'start.network=kill: the next Get-MyVm (in the namespace) deletes the TAP device and leaves nothing; Start-MyVm then works' {

@@ -150,8 +150,7 @@ $r.VmDir = Test-Path -LiteralPath ~/.local/state/myhypervisor/vms/u1
     }
 
     It 'ran to the end as the user (no error)' {
-        $script:lr | Should -Not -BeNullOrEmpty -Because $script:life.Text
-        $script:lr.PSObject.Properties.Name | Should -Not -Contain 'Error' -Because $script:life.Text
+        Assert-MyHvChildRan -Run $script:life
     }
 
     It 'defines, starts and waits for the guest; QEMU runs as the user, under TCG (no access to /dev/kvm)' {
@@ -224,8 +223,7 @@ Try-It HandBridge { Start-MyVm -Name hb -ErrorAction Stop }
     }
 
     It 'ran every case' {
-        $script:er | Should -Not -BeNullOrEmpty -Because $script:errs.Text
-        $script:er.PSObject.Properties.Name | Should -Not -Contain 'Error' -Because $script:errs.Text
+        Assert-MyHvChildRan -Run $script:errs
     }
 
     It 'gives the contract id <Id> for <Key>' -TestCases @(
@@ -285,8 +283,7 @@ foreach ($point in 'storage', 'runtime-dir', 'guest-channel', 'hypervisor-launch
     }
 
     It 'ran every point' {
-        $script:fr | Should -Not -BeNullOrEmpty -Because $script:fp.Text
-        $script:fr.PSObject.Properties.Name | Should -Not -Contain 'Error' -Because $script:fp.Text
+        Assert-MyHvChildRan -Run $script:fp
     }
 
     It 'start.<Point>=error fails with VmStartFailed at that step, rolls everything back, and recommends <Advice>' -TestCases @(

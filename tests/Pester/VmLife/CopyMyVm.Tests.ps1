@@ -31,10 +31,7 @@ BeforeAll {
 }
 
 AfterAll {
-    if (Get-Command -Name Get-MyVm -ErrorAction Ignore) {
-        Get-MyVm -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false -ErrorAction Continue
-    }
-    Assert-MyHvNoLeftovers -Home $script:vmHome
+    Complete-MyHvTestSuite -HomePath $script:vmHome
 }
 
 Describe 'Copy-MyVm of a real guest' {

@@ -55,8 +55,7 @@ BeforeAll {
 
 AfterAll {
     $env:MYHV_FAILPOINTS = $null
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
     if ($script:share) { Remove-Item -LiteralPath $script:share -Recurse -Force -ErrorAction SilentlyContinue }
 }
 

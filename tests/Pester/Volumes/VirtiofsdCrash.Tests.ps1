@@ -23,8 +23,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
     if ($script:share) { Remove-Item -LiteralPath $script:share -Recurse -Force -ErrorAction SilentlyContinue }
 }
 
@@ -88,18 +87,14 @@ Describe 'QEMU killed while it has volumes' {
         @(Get-MyHvVirtiofsd -SocketPath $script:socket).Count | Should -BeGreaterThan 0
         @(Get-MyHvVirtiofsdLockFile -Home $script:testHome).Count | Should -Be 1
 
-        & kill -9 $vm.Pid
-        Test-MyHvEventually -TimeoutSeconds 15 { -not (Test-Path -LiteralPath "/proc/$($vm.Pid)/exe") -or (Get-Content "/proc/$($vm.Pid)/stat" -ErrorAction SilentlyContinue) -match '\) Z ' } |
-            Should -BeTrue
+        Stop-MyHvProcess -ProcessId $vm.Pid -TimeoutSeconds 15   # SIGKILL, and QEMU is gone once no thread of it is left
 
         $err = $null
         try { Get-MyVmStats -Name 'crash' -ErrorAction Stop | Out-Null } catch { $err = $_ }
         $err | Should -Not -BeNullOrEmpty
         $err.FullyQualifiedErrorId | Should -BeLike 'VmNotRunning*'
 
-        $after = Get-MyVm -Name 'crash'
-        $after.Status | Should -Be 'Failed'
-        $after.StatusReason | Should -Match 'died unexpectedly'
+        $null = Assert-MyHvVmDied -Name 'crash'
         # virtiofsd exits when QEMU disconnects, and the teardown ends it otherwise; either way it is gone.
         Test-MyHvEventually -TimeoutSeconds 15 { @(Get-MyHvVirtiofsd -SocketPath $script:socket).Count -eq 0 } | Should -BeTrue
         Assert-NoVirtiofsdLeft

@@ -99,8 +99,7 @@ if echo x > refused2.txt; then echo ro-write-after-remount-succeeded; else echo 
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
     if ($script:shares) { Remove-Item -LiteralPath $script:shares -Recurse -Force -ErrorAction SilentlyContinue }
 }
 
@@ -214,14 +213,9 @@ Describe 'The read-only bind mount of a read-only volume' {
         $vm.Status | Should -Be 'Running'
         (Get-RoMount).Count | Should -Be 1
 
-        & kill -9 $vm.Pid
-        # QEMU is gone once no thread of it is left (a SIGKILLed leader is a zombie while its other threads tear down).
-        Test-MyHvEventually -TimeoutSeconds 30 { @(Get-ChildItem -LiteralPath "/proc/$($vm.Pid)/task" -ErrorAction SilentlyContinue).Count -eq 0 -or
-            ((Get-Content "/proc/$($vm.Pid)/stat" -ErrorAction SilentlyContinue) -match '\) Z ' -and @(Get-ChildItem -LiteralPath "/proc/$($vm.Pid)/task" -ErrorAction SilentlyContinue).Count -le 1) } |
-            Should -BeTrue
-        $after = Get-MyVm -Name 'vols'
-        $after.Status | Should -Be 'Failed'
-        $after.StatusReason | Should -Match 'died unexpectedly'
+        # SIGKILL; QEMU is gone once no thread of it is left (a SIGKILLed leader is a zombie while its other threads tear down).
+        Stop-MyHvProcess -ProcessId $vm.Pid -TimeoutSeconds 30
+        $null = Assert-MyHvVmDied -Name 'vols'
         Test-MyHvEventually -TimeoutSeconds 30 { @(Get-MyHvVirtiofsd -SocketPath $script:roSocket).Count -eq 0 } | Should -BeTrue
         Assert-RunGone
     }
