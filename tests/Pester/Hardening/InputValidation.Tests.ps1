@@ -98,10 +98,9 @@ foreach ($pair in $cases) {
         $cases = @(foreach ($g in $gateways) { @{ A = '10.77.0.5/24'; G = $g } }) + @(foreach ($a in $addresses) { @{ A = $a; G = $null } })
         $script:cases = $cases
         $json = ConvertTo-Json -InputObject $cases -Compress -Depth 3
-        $child = Invoke-MyHvChild -Namespace $script:ns -Environment @{ MYHV_HOME = $script:nsHome } -Body (
+        $script:child = Invoke-MyHvChild -Namespace $script:ns -Environment @{ MYHV_HOME = $script:nsHome } -Body (
             "`$cases = ConvertFrom-Json -InputObject '$($json.Replace("'", "''"))'`n" + $body)
-        $script:child = $child
-        $script:outcome = $child.Result
+        $script:outcome = $script:child.Result
     }
     AfterAll {
         Complete-MyHvTestSuite -HomePath $script:nsHome -Namespace $script:ns -CensusOnly

@@ -197,7 +197,7 @@ function Get-Listing([string] $HomePath) {
         $script:ro = (New-Item -ItemType Directory -Path (Join-Path $script:scratch 'roshare')).FullName
         & chmod 0755 -- $script:ro
         # MYHV_ACCEL=auto: the accelerator probe runs and caches its answer under cache/.
-        $child = Invoke-MyHvChild -Namespace $script:ns -Environment @{ MYHV_HOME = $script:nsHome; MYHV_ACCEL = 'auto' } -TimeoutSeconds 300 -Body ($script:listing + @"
+        $script:child = Invoke-MyHvChild -Namespace $script:ns -Environment @{ MYHV_HOME = $script:nsHome; MYHV_ACCEL = 'auto' } -TimeoutSeconds 300 -Body ($script:listing + @"
 `$null = New-MyVm -Name perm -Bridge br0 -IPAddress 10.77.0.9/24 -Gateway 10.77.0.1 -Volume @(@{ Path = '$($script:rw)'; Tag = 'rw' }, @{ Path = '$($script:ro)'; Tag = 'ro'; ReadOnly = `$true })
 Start-MyVm -Name perm -Wait -TimeoutSeconds 150
 `$vm = Get-MyVm -Name perm
@@ -210,8 +210,7 @@ Start-MyVm -Name perm -Wait -TimeoutSeconds 150
 `$r.Stopped = "`$((Stop-MyVm -Name perm -PassThru).Status)"
 Remove-MyVm -Name perm -Force
 "@)
-        $script:child = $child
-        $script:running = $child.Result
+        $script:running = $script:child.Result
     }
     AfterAll {
         Complete-MyHvTestSuite -HomePath $script:nsHome -Namespace $script:ns -CensusOnly
