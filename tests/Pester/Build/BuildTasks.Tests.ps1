@@ -2,7 +2,7 @@
 # build.ps1 and BuildCommon.ps1 runs stand-in tasks in a temporary tree.
 
 BeforeAll {
-    Import-Module (Join-Path (Split-Path -Parent $PSScriptRoot) 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $repo = Get-MyHvRepoRoot
     $script:Tree = New-MyHvTestDir
     $null = New-Item -ItemType Directory -Path (Join-Path $script:Tree 'build/tasks')

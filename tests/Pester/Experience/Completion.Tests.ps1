@@ -3,11 +3,8 @@
 # and only those; New-MyVm -Image completes the images of the search path. No VM runs here.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    . (Join-Path $PSScriptRoot 'ExperienceSupport.ps1')
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite
 
     function Get-Completion {
         # What Tab offers at the end of the line.
@@ -25,7 +22,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-MyHvTestVms -HomePath $script:vmHome
+    Complete-MyHvTestSuite -HomePath $script:vmHome
 }
 
 Describe 'VM name completion' {

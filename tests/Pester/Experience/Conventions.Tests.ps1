@@ -5,8 +5,7 @@
 # -Force where a user wants them, and no help-hostile parameter names. No VM runs here.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    . (Join-Path $PSScriptRoot 'ExperienceSupport.ps1')
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $script:module = Import-MyHvTestModule
     $script:vmHome = New-MyHvTestHome
     $env:MYHV_ACCEL = 'tcg'
@@ -17,7 +16,7 @@ BeforeAll {
 }
 
 BeforeDiscovery {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $discovered = Import-MyHvTestModule
     $script:cmdlets = @($discovered.ExportedCmdlets.Keys | Sort-Object | ForEach-Object { @{ Name = $_ } })
     # Connect-MyVmHost's -Name is the label it gives a new host (its first positional is -HostName).
@@ -26,7 +25,7 @@ BeforeDiscovery {
 }
 
 AfterAll {
-    Remove-MyHvTestVms -HomePath $script:vmHome
+    Complete-MyHvTestSuite -HomePath $script:vmHome
 }
 
 Describe 'The exported cmdlets' {

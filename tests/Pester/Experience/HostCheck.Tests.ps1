@@ -6,11 +6,8 @@
 # New-MyVm warns that way. No VM boots here.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    . (Join-Path $PSScriptRoot 'ExperienceSupport.ps1')
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite
     $script:checkNames = 'Qemu', 'QemuImg', 'DefaultImage', 'Accelerator', 'Virtiofsd', 'VolumeTools', 'TapPermission', 'Bridge', 'Orphans', 'CloudHypervisor'
 
     # A PATH with qemu-img but no qemu-system-x86_64 (and nothing else).
@@ -28,7 +25,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-MyHvTestVms -HomePath $script:vmHome
+    Complete-MyHvTestSuite -HomePath $script:vmHome
 }
 
 Describe 'Test-MyVmHost on this host' {

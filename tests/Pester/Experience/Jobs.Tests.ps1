@@ -5,16 +5,14 @@
 # bar) and narration are in the job's streams, and Remove-Job cleans up.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    . (Join-Path $PSScriptRoot 'ExperienceSupport.ps1')
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite
+    $script:BootTimeout = 180   # TCG boots take ~3 s alone and several times that when other suites boot VMs too
     foreach ($name in 'ja', 'jb', 'jc') { $null = New-MyVm -Name $name -ErrorAction Stop }
 }
 
 AfterAll {
-    Remove-MyHvTestVms -HomePath $script:vmHome
+    Complete-MyHvTestSuite -HomePath $script:vmHome
 }
 
 Describe 'Start-MyVm -AsJob, two VMs' {

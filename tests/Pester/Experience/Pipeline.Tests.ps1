@@ -7,11 +7,8 @@
 # Starts here do not wait for the guest (-Wait is not what is tested): each costs about a second.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    . (Join-Path $PSScriptRoot 'ExperienceSupport.ps1')
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite
 
     foreach ($name in 'pa', 'pb', 'pd') { $null = New-MyVm -Name $name -ErrorAction Stop }
 
@@ -31,7 +28,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-MyHvTestVms -HomePath $script:vmHome
+    Complete-MyHvTestSuite -HomePath $script:vmHome
 }
 
 Describe 'Binding' {

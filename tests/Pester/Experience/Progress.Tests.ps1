@@ -8,11 +8,9 @@
 # records a console host would draw; nothing is simulated. The -AsJob path is covered in Jobs.Tests.ps1.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    . (Join-Path $PSScriptRoot 'ExperienceSupport.ps1')
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite
+    $script:BootTimeout = 180   # TCG boots take ~3 s alone and several times that when other suites boot VMs too
     foreach ($name in 'ga', 'gb', 'gsolo', 'gfail') { $null = New-MyVm -Name $name -ErrorAction Stop }
 
     function Get-Bar {
@@ -23,7 +21,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-MyHvTestVms -HomePath $script:vmHome
+    Complete-MyHvTestSuite -HomePath $script:vmHome
 }
 
 Describe 'Start-MyVm progress, several VMs' {

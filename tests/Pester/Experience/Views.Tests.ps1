@@ -5,11 +5,21 @@
 # a remedy. One real boot (stats exist only for a running VM).
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    . (Join-Path $PSScriptRoot 'ExperienceSupport.ps1')
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite
+
+    function Format-MyHvBytes {
+        # The test's own statement of the human units the views promise (independent of HumanUnits.cs):
+        # binary units, one decimal below 10, none from 10 up; plain bytes below 1 KiB.
+        param([long] $Bytes)
+        if ($Bytes -lt 1024) { return "$Bytes B" }
+        $units = 'KiB', 'MiB', 'GiB', 'TiB'
+        $value = [double] $Bytes
+        $i = -1
+        while ($value -ge 1024 -and $i -lt $units.Count - 1) { $value /= 1024; $i++ }
+        $format = if ($value -lt 10) { '0.0' } else { '0' }
+        $value.ToString($format, [cultureinfo]::InvariantCulture) + ' ' + $units[$i]
+    }
 
     function Get-TableRow {
         # The one rendered line of a table that starts with the VM's name.
@@ -30,7 +40,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-MyHvTestVms -HomePath $script:vmHome
+    Complete-MyHvTestSuite -HomePath $script:vmHome
 }
 
 Describe 'The VM table' {

@@ -7,11 +7,8 @@
 # Two boots: one VM that ran once and is stopped, one that is running.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    . (Join-Path $PSScriptRoot 'ExperienceSupport.ps1')
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite
 
     # 'wstop' has run once (it has a disk, a console log, a stop record); 'wrun' is running.
     $null = New-MyVm -Name 'wstop' -ErrorAction Stop
@@ -43,7 +40,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-MyHvTestVms -HomePath $script:vmHome
+    Complete-MyHvTestSuite -HomePath $script:vmHome
 }
 
 Describe '-WhatIf changes nothing' {

@@ -5,21 +5,16 @@ The VM is shared by the whole suite (one boot); the stop rung runs last because 
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'GuestTestSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $script:testHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
-    $null = Get-GuestTestImage
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:testHome = Initialize-MyHvTestSuite
+    $null = Get-MyHvGuestImage
     $script:vm = 'gcmd'
     $narration = @(New-MyVm -Name $vm -Image tiny -MemoryMiB 256 | Start-MyVm -Wait -TimeoutSeconds 180 -Verbose 4>&1 | ForEach-Object { "$_" })
     $script:readyLine = @($narration | Where-Object { $_ -like "*reported ready through its*" })
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
 }
 
 Describe 'The guest agent port' {

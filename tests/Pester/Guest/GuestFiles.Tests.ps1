@@ -6,13 +6,12 @@ destination without -Force, no space left in the guest).
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'GuestTestSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $script:module = Import-MyHvTestModule
     $script:testHome = New-MyHvTestHome
     $env:MYHV_ACCEL = 'tcg'
     Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
-    $null = Get-GuestTestImage
+    $null = Get-MyHvGuestImage
     $script:vm = 'gfile'
     $null = New-MyVm -Name $vm -Image tiny -MemoryMiB 256 -Network None | Start-MyVm -Wait -TimeoutSeconds 180
     $script:work = New-MyHvTestDir -Prefix 'mhF'
@@ -51,8 +50,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
 }
 
 Describe 'Copy-MyVmFile' {

@@ -5,14 +5,10 @@ whose image has no agent (an agent-less copy of the image, made in this suite's 
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'GuestTestSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $script:testHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
-    $image = Get-GuestTestImage
-    $script:noAgentImage = New-AgentlessImage -Image $image -Parent (New-MyHvTestDir -Prefix 'mhI')
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:testHome = Initialize-MyHvTestSuite
+    $image = Get-MyHvGuestImage
+    $script:noAgentImage = New-MyHvAgentlessImage -Image $image -Parent (New-MyHvTestDir -Prefix 'mhI')
     foreach ($name in 'gpa', 'gpb', 'gpc') { $null = New-MyVm -Name $name -Image tiny -Network None }
     $null = New-MyVm -Name 'gpnone' -Image $noAgentImage -Network None
     # One start call for the three that run: the boots overlap (fewer seconds on a shared machine).
@@ -20,8 +16,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
 }
 
 Describe 'Invoke-MyVmCommand on several VMs' {

@@ -4,9 +4,7 @@
 # host /dev/kvm opens but a KVM guest hangs, so a real probe runs its full time and answers tcg.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Transactions/TransactionSupport.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'HardeningSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
     Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
     $env:MYHV_ACCEL = 'auto'   # the probe is the subject here
@@ -16,7 +14,7 @@ BeforeAll {
 
     function Get-ProbeLeftover([string] $HomePath) {
         @(Get-ChildItem -LiteralPath (Join-Path $HomePath 'cache') -Directory -Force -ErrorAction SilentlyContinue | Where-Object Name -Like 'kvm-probe*' | ForEach-Object FullName) +
-        @(Get-TxProcess -Needle $HomePath | ForEach-Object { "process $($_.Pid): $($_.CommandLine)" })
+        @(Get-MyHvProcess -Needle $HomePath | ForEach-Object { "process $($_.Pid): $($_.CommandLine)" })
     }
 }
 
@@ -39,7 +37,7 @@ Describe 'The accelerator probe across processes' {
         $go = Join-Path $homePath 'go'
         $children = foreach ($vmName in 'p1', 'p2') {
             $work = New-MyHvTestDir -Prefix 'mhAp'
-            $child = Start-TxChild -WorkDir $work -Environment @{ MYHV_HOME = $homePath; MYHV_ACCEL = $null; HT_VM = $vmName; HT_GO = $go; HT_READY = "$work/ready" } -ScriptBlock {
+            $child = Start-MyHvChild -Environment @{ MYHV_HOME = $homePath; MYHV_ACCEL = $null; HT_VM = $vmName; HT_GO = $go; HT_READY = "$work/ready" } -ScriptBlock {
                 # Both children are loaded and waiting before either starts: the starts really overlap.
                 [System.IO.File]::WriteAllText($env:HT_READY, 'ready')
                 while (-not (Test-Path -LiteralPath $env:HT_GO)) { Start-Sleep -Milliseconds 10 }
@@ -55,14 +53,14 @@ Describe 'The accelerator probe across processes' {
             }
             [pscustomobject]@{ Name = $vmName; Work = $work; Process = $child }
         }
-        Wait-TxCondition -TimeoutSeconds 120 -Because 'both children to be ready' -Condition {
+        Wait-MyHvCondition -TimeoutSeconds 120 -Because 'both children to be ready' -Condition {
             @($children | Where-Object { Test-Path -LiteralPath "$($_.Work)/ready" }).Count -eq 2
         }.GetNewClosure()
         [System.IO.File]::WriteAllText($go, 'go')
         $results = foreach ($c in $children) {
-            $done = Wait-MyHvPwsh -Process $c.Process -TimeoutSeconds 180
-            $done.ExitCode | Should -Be 0 -Because "child $($c.Name) ran to the end: $($done.Stdout) $($done.Stderr)"
-            Get-Content -Raw -LiteralPath "$($c.Work)/result.json" | ConvertFrom-Json
+            $done = Receive-MyHvChild -Process $c.Process -TimeoutSeconds 180
+            $done.ExitCode | Should -Be 0 -Because "child $($c.Name) ran to the end: $($done.Output -join "`n")"
+            $done.Result
         }
 
         foreach ($r in $results) {
@@ -88,9 +86,9 @@ Describe 'The accelerator probe across processes' {
         $homePath = New-MyHvTestHome
         $script:homes.Add($homePath)
         $null = New-MyVm -Name 'c1' -Image tiny
-        $rs = New-HtRunspace
+        $rs = New-MyHvModuleRunspace
         try {
-            $r = Invoke-HtStoppedCommand -Runspace $rs -Command Start-MyVm -Parameters @{ Name = 'c1'; Verbose = $true } -Stream Verbose -Pattern '^Probing whether KVM'
+            $r = Invoke-MyHvStoppedCommand -Runspace $rs -Command Start-MyVm -Parameters @{ Name = 'c1'; Verbose = $true } -Stream Verbose -Pattern '^Probing whether KVM'
         }
         finally { $rs.Dispose() }
         $r.Fired | Should -BeTrue -Because 'the start reached the probe'
@@ -98,7 +96,7 @@ Describe 'The accelerator probe across processes' {
         $r.ElapsedMs | Should -BeLessThan 3500 -Because 'the stop ended the 4 s probe early'
         Join-Path $homePath 'cache/accelerator.json' | Should -Not -Exist -Because 'a probe without a verdict is not cached'
         @(Get-ProbeLeftover $homePath) | Should -BeNullOrEmpty -Because 'the probe QEMU and its folder are gone'
-        $state = Get-HtRecordedState -HomePath $homePath -Name 'c1'
+        $state = Get-MyHvRecordedState -HomePath $homePath -Name 'c1'
         "$($state.status)" | Should -Be 'Failed'
         "$($state.reason)" | Should -Match 'cancelled'
 

@@ -4,12 +4,9 @@
 # Unit-level checks call the built Core assembly; the last block floods the console of a real VM.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Transactions/TransactionSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
-    if (-not ('MyHvTests.FakeQmpPeer' -as [type])) {
-        Add-Type -TypeDefinition ([System.IO.File]::ReadAllText((Join-Path $PSScriptRoot 'FakeQmpPeer.cs')))
-    }
+    Initialize-MyHvFakeQmpPeer
     $script:dir = New-MyHvTestDir -Prefix 'mhCb'
     $script:cap = [MyHypervisor.Core.Lifecycle.ConsoleLog]::CapBytes
     $script:lineBytes = 13   # "line 0000000\n"
@@ -136,7 +133,7 @@ echo started
         Skip-UnlessPrerequisite -Name 'qemu-system-x86_64 and virtiofsd' -Condition $script:canRun
         $null = New-MyVm -Name 'flood' -Image tiny -Volume @{ Path = $script:share; Tag = 'boot'; ReadOnly = $true }
         Start-MyVm -Name 'flood' -Wait -TimeoutSeconds 180 -ErrorAction Stop
-        $paths = Get-TxVmPath -HomePath $script:vmHome -Name 'flood'
+        $paths = Get-MyHvVmPath -HomePath $script:vmHome -Name 'flood'
         $largest = 0
         $deadline = [DateTime]::UtcNow.AddSeconds(240)
         do {

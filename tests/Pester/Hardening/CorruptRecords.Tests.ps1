@@ -6,16 +6,12 @@
 # existing with advice, and that the next Remove-MyVm or Repair-MyVm finishes.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Transactions/TransactionSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $env:MYHV_ACCEL = 'tcg'
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
-    $script:vmHome = New-MyHvTestHome
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite
     $script:names = 'va', 'vb', 'vc', 'vd', 've'
     foreach ($n in $names) { $null = New-MyVm -Name $n -Image tiny -MemoryMiB 128 -ErrorAction Stop }
     $script:victim = 'vc'
-    $script:paths = Get-TxVmPath -HomePath $vmHome -Name $victim
+    $script:paths = Get-MyHvVmPath -HomePath $vmHome -Name $victim
     $script:definitionFile = Join-Path $paths.VmDir 'definition.json'
     $script:goodDefinition = Get-Content -Raw -LiteralPath $definitionFile
     $script:goodState = Get-Content -Raw -LiteralPath $paths.State
@@ -34,7 +30,7 @@ BeforeAll {
 AfterAll {
     if ($script:vmHome) {
         & chattr -R -i -- $script:vmHome 2>$null
-        Remove-TxSuiteState -HomePath $script:vmHome
+        Complete-MyHvTestSuite -RemoveHome -HomePath $script:vmHome
     }
 }
 
@@ -99,7 +95,7 @@ Describe 'Unreadable records' {
         $null = New-MyVm -Name $victim -Image tiny -MemoryMiB 128 -ErrorAction Stop
         Start-MyVm -Name $victim -ErrorAction Stop
         $qemu = (Get-MyVm -Name $victim).Pid
-        Test-TxProcessAlive -ProcessId $qemu | Should -BeTrue
+        Test-MyHvProcessAlive -ProcessId $qemu | Should -BeTrue
         Set-Json -File $paths.State -Field 'artifacts' -Value $null
 
         $info = Get-MyVm -Name $victim -ErrorAction Stop
@@ -108,9 +104,9 @@ Describe 'Unreadable records' {
         @(Get-MyVm) | Should -HaveCount 5
 
         Remove-MyVm -Name $victim -Force -Confirm:$false -ErrorAction Stop
-        Wait-TxCondition -TimeoutSeconds 30 -Because 'its QEMU to be gone' -Condition { -not (Test-TxProcessAlive -ProcessId $qemu) }.GetNewClosure()
+        Wait-MyHvCondition -TimeoutSeconds 30 -Because 'its QEMU to be gone' -Condition { -not (Test-MyHvProcessAlive -ProcessId $qemu) }.GetNewClosure()
         $paths.VmDir | Should -Not -Exist
-        @(Get-TxVmResidue -HomePath $vmHome -Name $victim) | Should -BeNullOrEmpty
+        @(Get-MyHvVmResidue -HomePath $vmHome -Name $victim) | Should -BeNullOrEmpty
     }
 }
 

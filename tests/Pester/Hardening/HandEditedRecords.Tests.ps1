@@ -10,17 +10,13 @@
 # by hand (cp -a) from a running VM.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Transactions/TransactionSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $env:MYHV_ACCEL = 'tcg'
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
-    $script:vmHome = New-MyHvTestHome
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite
     $script:outside = New-MyHvTestDir -Prefix 'hrS'      # the victims live here, outside the home
     $script:bootId = [System.IO.File]::ReadAllText('/proc/sys/kernel/random/boot_id').Trim()
     $script:sentinels = [System.Collections.Generic.List[System.Diagnostics.Process]]::new()
     $script:vm = 'rec'
-    $script:paths = Get-TxVmPath -HomePath $vmHome -Name $vm
+    $script:paths = Get-MyHvVmPath -HomePath $vmHome -Name $vm
     # Programs with names of their own (copies of sleep), so even a broken module could only hit these.
     $null = New-Item -ItemType Directory -Path "$outside/bin"
     Copy-Item -LiteralPath /usr/bin/sleep -Destination "$outside/bin/hrsentinel"
@@ -35,7 +31,7 @@ BeforeAll {
         foreach ($a in '-c', 'exec -a "$0" "$@"', $Argv0, $Program, '600') { $info.ArgumentList.Add($a) }
         $p = [System.Diagnostics.Process]::Start($info)
         $sentinels.Add($p)
-        Wait-TxCondition -TimeoutSeconds 30 -Because "the sentinel $($p.Id) to exec $Program" -Condition {
+        Wait-MyHvCondition -TimeoutSeconds 30 -Because "the sentinel $($p.Id) to exec $Program" -Condition {
             try { (Get-Item -LiteralPath "/proc/$($p.Id)/exe" -Force).Target -eq $Program } catch { $false }
         }.GetNewClosure()
         $p
@@ -105,27 +101,27 @@ BeforeAll {
             }
             'Process with an empty marker' {
                 $p = Start-Sentinel -Program "$outside/bin/hrsentinel" -Argv0 "$($paths.RunDir)/fs-a.sock"
-                return @{ Record = @{ seq = 1; kind = 'Process'; step = 'volumes'; program = "$outside/bin/hrsentinel"; marker = '' }; Alive = { Test-TxProcessAlive -ProcessId $p.Id }.GetNewClosure() }
+                return @{ Record = @{ seq = 1; kind = 'Process'; step = 'volumes'; program = "$outside/bin/hrsentinel"; marker = '' }; Alive = { Test-MyHvProcessAlive -ProcessId $p.Id }.GetNewClosure() }
             }
             'Process with a relative marker' {
                 $p = Start-Sentinel -Program "$outside/bin/hrsentinel" -Argv0 "x/run/$vm/fs-a.sock"
-                return @{ Record = @{ seq = 1; kind = 'Process'; step = 'volumes'; program = "$outside/bin/hrsentinel"; marker = "run/$vm/" }; Alive = { Test-TxProcessAlive -ProcessId $p.Id }.GetNewClosure() }
+                return @{ Record = @{ seq = 1; kind = 'Process'; step = 'volumes'; program = "$outside/bin/hrsentinel"; marker = "run/$vm/" }; Alive = { Test-MyHvProcessAlive -ProcessId $p.Id }.GetNewClosure() }
             }
             'Process whose marker is a substring of another home''s path' {
                 # A valid-looking record (QEMU, this VM's pid file); the victim is a "QEMU" of a home whose path ends with this one.
                 $p = Start-Sentinel -Program "$outside/bin/qemu-system-x86_64" -Argv0 "$outside/nest$($paths.PidFile)"
                 return @{ Record = @{ seq = 1; kind = 'Process'; step = 'hypervisor-launch'; program = '/usr/bin/qemu-system-x86_64'; marker = $paths.PidFile }
-                    Alive = { Test-TxProcessAlive -ProcessId $p.Id }.GetNewClosure(); Executed = $true }
+                    Alive = { Test-MyHvProcessAlive -ProcessId $p.Id }.GetNewClosure(); Executed = $true }
             }
             'Process whose recorded pid is a live process of another program' {
                 $p = Start-Sentinel -Program "$outside/bin/hrsentinel" -Argv0 "$($paths.RunDir)/fs-a.sock"
                 return @{ Record = @{ seq = 1; kind = 'Process'; step = 'volumes'; program = "$outside/bin/hrsentinel"; marker = "--socket-path=$($paths.RunDir)/fs-a.sock"; process = (Get-IdentityJson $p.Id) }
-                    Alive = { Test-TxProcessAlive -ProcessId $p.Id }.GetNewClosure() }
+                    Alive = { Test-MyHvProcessAlive -ProcessId $p.Id }.GetNewClosure() }
             }
             'Process whose recorded pid runs a program of that name but without the marker' {
                 $p = Start-Sentinel -Program "$outside/bin/qemu-system-x86_64" -Argv0 'qemu-system-x86_64'
                 return @{ Record = @{ seq = 1; kind = 'Process'; step = 'hypervisor-launch'; program = '/usr/bin/qemu-system-x86_64'; marker = $paths.PidFile; process = (Get-IdentityJson $p.Id) }
-                    Alive = { Test-TxProcessAlive -ProcessId $p.Id }.GetNewClosure(); Executed = $true }
+                    Alive = { Test-MyHvProcessAlive -ProcessId $p.Id }.GetNewClosure(); Executed = $true }
             }
         }
         throw "unknown case $Case"
@@ -135,12 +131,12 @@ BeforeAll {
 AfterAll {
     foreach ($p in $script:sentinels) { try { if (-not $p.HasExited) { $p.Kill() }; $null = $p.WaitForExit(5000) } catch { } }
     if ($script:netns) {
-        $null = Invoke-TxChild -Netns $script:netns -Environment @{ MYHV_HOME = $script:vmHome } -ScriptBlock {
+        $null = Invoke-MyHvChild -Netns $script:netns -Environment @{ MYHV_HOME = $script:vmHome } -ScriptBlock {
             Get-MyVm -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false -ErrorAction SilentlyContinue; $true
         }
-        Remove-TxNetns -Name $script:netns
+        Remove-MyHvTestNamespace -Name $script:netns
     }
-    if ($script:vmHome) { Remove-TxSuiteState -HomePath $script:vmHome }
+    if ($script:vmHome) { Complete-MyHvTestSuite -RemoveHome -HomePath $script:vmHome }
     if ($script:outside) { Remove-Item -LiteralPath $script:outside -Recurse -Force -ErrorAction SilentlyContinue }
 }
 
@@ -204,9 +200,9 @@ Describe 'Hand-edited records are reported and never executed' {
         Write-State -Artifacts @() -Hypervisor (Get-IdentityJson $p.Id)
         Stop-MyVm -Name $vm -Force -ErrorAction Stop
         Start-Sleep -Milliseconds 300
-        Test-TxProcessAlive -ProcessId $p.Id | Should -BeTrue -Because 'the impostor is never signalled'
+        Test-MyHvProcessAlive -ProcessId $p.Id | Should -BeTrue -Because 'the impostor is never signalled'
         { Get-MyVmStats -Name $vm -ErrorAction Stop } | Should -Throw -ErrorId 'VmNotRunning*'
-        Test-TxProcessAlive -ProcessId $p.Id | Should -BeTrue
+        Test-MyHvProcessAlive -ProcessId $p.Id | Should -BeTrue
     }
 
     It 'an orphaned start journal with a Directory record outside the home: the recovery refuses it, reports it, and the folder survives' {
@@ -227,7 +223,7 @@ Describe 'Hand-edited records are reported and never executed' {
     It 'a definition whose name differs from its folder: reported as Failed naming the field; start refused; the VM it names is untouched' {
         Reset-Vm
         $null = New-MyVm -Name 'alpha' -Image tiny -MemoryMiB 128 -ErrorAction Stop
-        $alpha = Get-TxVmPath -HomePath $vmHome -Name 'alpha'
+        $alpha = Get-MyHvVmPath -HomePath $vmHome -Name 'alpha'
         $definition = Get-Content -Raw $alpha.State.Replace('state.json', 'definition.json') | ConvertFrom-Json -AsHashtable
         $definition.name = $vm
         Set-Content -LiteralPath (Join-Path $alpha.VmDir 'definition.json') -Value ($definition | ConvertTo-Json -Depth 10)
@@ -240,7 +236,7 @@ Describe 'Hand-edited records are reported and never executed' {
         { Start-MyVm -Name 'alpha' -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidVmSpec*'
         @(Get-ChildItem -LiteralPath $paths.VmDir -Force | ForEach-Object Name) | Sort-Object | Should -Be $before -Because "nothing was created in VM '$vm''s folder"
         $paths.RunDir | Should -Not -Exist
-        @(Get-TxProcess -Needle "$vmHome/" | Where-Object { $_.Program -eq 'qemu-system-x86_64' -and $_.Pid -notin $sentinels.Id }) | Should -BeNullOrEmpty
+        @(Get-MyHvProcess -Needle "$vmHome/" | Where-Object { $_.Program -eq 'qemu-system-x86_64' -and $_.Pid -notin $sentinels.Id }) | Should -BeNullOrEmpty
         (Get-MyVm -Name $vm).Status | Should -Be 'Stopped'
         Remove-MyVm -Name 'alpha' -Force -Confirm:$false -ErrorAction Stop
         $alpha.VmDir | Should -Not -Exist
@@ -255,10 +251,10 @@ Describe 'TAP records name only the VM''s own device (in a test network namespac
         @{ Case = 'an mh-prefixed device that is not the VM''s'; Device = 'mhnotmine0' }
     ) {
         Skip-UnlessPrerequisite -Name 'root (ip netns)' -Condition { (& id -u) -eq '0' }
-        if (-not $script:netns) { $script:netns = New-TxNetns -Name ("hrns" + [guid]::NewGuid().ToString('N').Substring(0, 6)) }
+        if (-not $script:netns) { $script:netns = New-MyHvTestNamespace -Name ("hrns" + [guid]::NewGuid().ToString('N').Substring(0, 6)) -Bridge txbr0 -Address '' }
         & ip -n $script:netns link add $Device type bridge
         $LASTEXITCODE | Should -Be 0
-        $run = Invoke-TxChild -Netns $script:netns -Environment @{ MYHV_HOME = $vmHome; HR_DEV = $Device } -ScriptBlock {
+        $run = Invoke-MyHvChild -Netns $script:netns -Environment @{ MYHV_HOME = $vmHome; HR_DEV = $Device } -ScriptBlock {
             Get-MyVm -Name 'tapvm' -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false
             $null = New-MyVm -Name 'tapvm' -Image tiny -Network Bridge -Bridge txbr0 -IPAddress 10.77.0.2/24 -ErrorAction Stop
             $state = Join-Path $env:MYHV_HOME 'vms/tapvm/state.json'
@@ -278,7 +274,7 @@ Describe 'TAP records name only the VM''s own device (in a test network namespac
         $run.Result.AfterGet | Should -BeTrue
         $run.Result.AfterRepair | Should -BeTrue
         $run.Result.AfterRemove | Should -BeTrue
-        Get-TxNetnsDevice -Netns $script:netns | Should -Contain $Device
+        Get-MyHvNamespaceDevice -Prefix '' -Namespace $script:netns | Should -Contain $Device
         $run.Result.Problems | Should -Match 'untrusted record.*TAP device'
         $run.Result.Leftovers | Should -Match 'refused, not acted on'
         $run.Result.Warnings | Should -Match 'refused, not acted on'
@@ -314,9 +310,9 @@ Describe 'A VM folder copied by hand' {
         $after = Get-MyVm -Name 'web'
         "$($after.Status)" | Should -Be 'Running' -Because "removing the copy must not stop the original's QEMU or remove its files"
         $after.Pid | Should -Be $web.Pid
-        Test-TxProcessAlive -ProcessId $web.Pid | Should -BeTrue
-        (Get-TxVmPath -HomePath $vmHome -Name 'web').ApiSocket | Should -Exist
-        (Get-TxVmPath -HomePath $vmHome -Name 'web').Overlay | Should -Exist
+        Test-MyHvProcessAlive -ProcessId $web.Pid | Should -BeTrue
+        (Get-MyHvVmPath -HomePath $vmHome -Name 'web').ApiSocket | Should -Exist
+        (Get-MyHvVmPath -HomePath $vmHome -Name 'web').Overlay | Should -Exist
         Stop-MyVm -Name 'web' -Force -ErrorAction Stop
     }
 }

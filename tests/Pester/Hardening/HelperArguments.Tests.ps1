@@ -11,8 +11,7 @@ file back, which must appear in the named folder and nowhere else.
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Network/Issue5Helpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
     $script:outerHome = New-MyHvTestHome
     # The module's own paths all live below a folder whose name holds a comma.
@@ -66,8 +65,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:outerHome
+    Complete-MyHvTestSuite -HomePath $script:outerHome
     Assert-MyHvNoLeftovers -Home $script:scratch
 }
 

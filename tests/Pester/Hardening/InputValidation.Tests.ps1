@@ -10,12 +10,8 @@ guest receives on its kernel command line is exactly the whitelisted parts.
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Network/Issue5Helpers.psm1') -Force
-    . (Join-Path $PSScriptRoot '../Lifecycle/LifecycleSupport.ps1')
-    $null = Import-MyHvTestModule
-    $script:testHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:testHome = Initialize-MyHvTestSuite
     $script:scratch = New-MyHvTestDir -Prefix 'mhI'
 
     # One terminating error with the id, a message matching, and no change under the home.
@@ -33,8 +29,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
 }
 
 Describe 'End-of-string anchors' {
@@ -103,19 +98,16 @@ foreach ($pair in $cases) {
         $cases = @(foreach ($g in $gateways) { @{ A = '10.77.0.5/24'; G = $g } }) + @(foreach ($a in $addresses) { @{ A = $a; G = $null } })
         $script:cases = $cases
         $json = ConvertTo-Json -InputObject $cases -Compress -Depth 3
-        $child = Invoke-MyHvChild -Namespace $script:ns -Environment @{ MYHV_HOME = $script:nsHome } -Body (
+        $script:child = Invoke-MyHvChild -Namespace $script:ns -Environment @{ MYHV_HOME = $script:nsHome } -Body (
             "`$cases = ConvertFrom-Json -InputObject '$($json.Replace("'", "''"))'`n" + $body)
-        $script:outcome = $child.Result
-        $script:childOutput = $child.Output -join "`n"
+        $script:outcome = $script:child.Result
     }
     AfterAll {
-        if ($script:ns) { Remove-MyHvTestNamespace -Name $script:ns }
-        Assert-MyHvNoLeftovers -Home $script:nsHome
+        Complete-MyHvTestSuite -HomePath $script:nsHome -Namespace $script:ns -CensusOnly
     }
 
     It 'the child ran every case' {
-        $script:outcome | Should -Not -BeNullOrEmpty -Because $script:childOutput
-        $script:outcome.PSObject.Properties.Name | Should -Not -Contain 'Error' -Because $script:childOutput
+        Assert-MyHvChildRan -Run $script:child
         @($script:outcome.PSObject.Properties).Count | Should -Be $script:cases.Count
     }
 
@@ -174,7 +166,7 @@ Describe 'A definition edited by hand' {
             $r.Errors[0].Exception.Message | Should -Match $Match
             $after = Get-MyHvTreeSnapshot -Path $script:testHome
             $after | Should -Be $before -Because 'nothing may be created or changed'
-            @(Get-MyHvProcessByMarker -Marker (Join-Path $script:testHome 'run/edited')) | Should -BeNullOrEmpty
+            @(Get-MyHvProcess -IncludeZombie -Marker (Join-Path $script:testHome 'run/edited')) | Should -BeNullOrEmpty
         }
         finally { Remove-MyVm -Name 'edited' -Force }
     }

@@ -5,14 +5,10 @@
 # marked ended (a rollback that left something behind) may be retried while its owner lives.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Transactions/TransactionSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $env:MYHV_ACCEL = 'tcg'
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
-    $script:vmHome = New-MyHvTestHome
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite
     $script:vm = 'owned'
-    $script:paths = Get-TxVmPath -HomePath $vmHome -Name $vm
+    $script:paths = Get-MyHvVmPath -HomePath $vmHome -Name $vm
     $script:lockFile = Join-Path $vmHome "locks/$vm.lock"
     $script:owners = [System.Collections.Generic.List[System.Diagnostics.Process]]::new()
 
@@ -43,7 +39,7 @@ BeforeAll {
 
 AfterAll {
     foreach ($p in $script:owners) { try { if (-not $p.HasExited) { $p.Kill() }; $null = $p.WaitForExit(5000) } catch { } }
-    if ($script:vmHome) { Remove-TxSuiteState -HomePath $script:vmHome }
+    if ($script:vmHome) { Complete-MyHvTestSuite -RemoveHome -HomePath $script:vmHome }
 }
 
 Describe 'The lock file' {
@@ -51,19 +47,19 @@ Describe 'The lock file' {
     It 'is unlinked by Remove-MyVm only after it is released, under the folder lock: while an attempt to lock holds that folder lock, the file stays' {
         $null = New-MyVm -Name $vm -Image tiny -MemoryMiB 128 -ErrorAction Stop
         $lockFile | Should -Exist
-        $inode = (Get-TxFileIdentity -Path $lockFile).Inode
+        $inode = (Get-MyHvFileIdentity -Path $lockFile).Inode
         # An attempt to take a VM's lock is under way (it holds the folder lock shared, between its open and its flock).
         $folderLock = [System.IO.File]::Open((Join-Path $vmHome 'locks/.locks.lock'), 'OpenOrCreate', 'ReadWrite', 'ReadWrite')
         try {
             Remove-MyVm -Name $vm -Confirm:$false -ErrorAction Stop
             $paths.VmDir | Should -Not -Exist
             $lockFile | Should -Exist -Because 'the lock file is never unlinked while an attempt to lock it may be under way'
-            (Get-TxFileIdentity -Path $lockFile).Inode | Should -Be $inode
+            (Get-MyHvFileIdentity -Path $lockFile).Inode | Should -Be $inode
         }
         finally { $folderLock.Dispose() }
         # A new VM of that name locks the same file; removed with no attempt under way, the file goes.
         $null = New-MyVm -Name $vm -Image tiny -MemoryMiB 128 -ErrorAction Stop
-        (Get-TxFileIdentity -Path $lockFile).Inode | Should -Be $inode
+        (Get-MyHvFileIdentity -Path $lockFile).Inode | Should -Be $inode
         Remove-MyVm -Name $vm -Confirm:$false -ErrorAction Stop
         $lockFile | Should -Not -Exist
         $null = New-MyVm -Name $vm -Image tiny -MemoryMiB 128 -ErrorAction Stop
@@ -72,7 +68,7 @@ Describe 'The lock file' {
     It 'while another process holds it, Remove-MyVm waits and fails with VmBusy, and the VM and its lock file stay' {
         $holder = Start-MyHvPwsh -Command "`$f = [System.IO.File]::Open('$lockFile', 'OpenOrCreate', 'ReadWrite', 'None'); 'locked'; Start-Sleep -Seconds 30"
         try {
-            Wait-TxCondition -TimeoutSeconds 60 -Because 'the child to hold the lock' -Condition {
+            Wait-MyHvCondition -TimeoutSeconds 60 -Because 'the child to hold the lock' -Condition {
                 try { $s = [System.IO.File]::Open($lockFile, 'Open', 'ReadWrite', 'None'); $s.Dispose(); $false } catch { $true }
             }
             { Remove-MyVm -Name $vm -Force -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'VmBusy*'
@@ -101,7 +97,7 @@ Describe 'An orphaned start journal whose owner still lives' {
 
         # A process with the same pid but another start time is not the owner: simulated by the owner's death.
         $owner.Kill(); $null = $owner.WaitForExit(10000)
-        Wait-TxCondition -TimeoutSeconds 30 -Because 'the owner to be gone' -Condition { -not (Test-TxProcessAlive -ProcessId $owner.Id) }.GetNewClosure()
+        Wait-MyHvCondition -TimeoutSeconds 30 -Because 'the owner to be gone' -Condition { -not (Test-MyHvProcessAlive -ProcessId $owner.Id) }.GetNewClosure()
         $null = Repair-MyVm -Name $vm -ErrorAction Stop
         $paths.RunDir | Should -Not -Exist -Because 'with its owner gone the attempt is rolled back'
         $paths.Journal | Should -Not -Exist
@@ -116,6 +112,6 @@ Describe 'An orphaned start journal whose owner still lives' {
         $null = Repair-MyVm -Name $vm -ErrorAction Stop
         $paths.RunDir | Should -Not -Exist
         $paths.Journal | Should -Not -Exist
-        Test-TxProcessAlive -ProcessId $owner.Id | Should -BeTrue -Because 'the owner itself is never signalled'
+        Test-MyHvProcessAlive -ProcessId $owner.Id | Should -BeTrue -Because 'the owner itself is never signalled'
     }
 }

@@ -11,12 +11,8 @@ listed entry by entry; so is a start killed mid-way (its journal included).
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Network/Issue5Helpers.psm1') -Force
-    . (Join-Path $PSScriptRoot '../Lifecycle/LifecycleSupport.ps1')
-    $null = Import-MyHvTestModule
-    $script:safeHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:safeHome = Initialize-MyHvTestSuite
     $script:scratch = New-MyHvTestDir -Prefix 'mhP'
     $script:nobody = 65534
 
@@ -56,8 +52,7 @@ BeforeAll {
 
 AfterAll {
     $env:MYHV_HOME = $script:safeHome
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:safeHome
+    Complete-MyHvTestSuite -HomePath $script:safeHome
     Assert-MyHvNoLeftovers -Home $script:scratch
 }
 
@@ -202,7 +197,7 @@ function Get-Listing([string] $HomePath) {
         $script:ro = (New-Item -ItemType Directory -Path (Join-Path $script:scratch 'roshare')).FullName
         & chmod 0755 -- $script:ro
         # MYHV_ACCEL=auto: the accelerator probe runs and caches its answer under cache/.
-        $child = Invoke-MyHvChild -Namespace $script:ns -Environment @{ MYHV_HOME = $script:nsHome; MYHV_ACCEL = 'auto' } -TimeoutSeconds 300 -Body ($script:listing + @"
+        $script:child = Invoke-MyHvChild -Namespace $script:ns -Environment @{ MYHV_HOME = $script:nsHome; MYHV_ACCEL = 'auto' } -TimeoutSeconds 300 -Body ($script:listing + @"
 `$null = New-MyVm -Name perm -Bridge br0 -IPAddress 10.77.0.9/24 -Gateway 10.77.0.1 -Volume @(@{ Path = '$($script:rw)'; Tag = 'rw' }, @{ Path = '$($script:ro)'; Tag = 'ro'; ReadOnly = `$true })
 Start-MyVm -Name perm -Wait -TimeoutSeconds 150
 `$vm = Get-MyVm -Name perm
@@ -215,17 +210,14 @@ Start-MyVm -Name perm -Wait -TimeoutSeconds 150
 `$r.Stopped = "`$((Stop-MyVm -Name perm -PassThru).Status)"
 Remove-MyVm -Name perm -Force
 "@)
-        $script:running = $child.Result
-        $script:childOutput = $child.Output -join "`n"
+        $script:running = $script:child.Result
     }
     AfterAll {
-        if ($script:ns) { Remove-MyHvTestNamespace -Name $script:ns }
-        Assert-MyHvNoLeftovers -Home $script:nsHome
+        Complete-MyHvTestSuite -HomePath $script:nsHome -Namespace $script:ns -CensusOnly
     }
 
     It 'lists a running VM with volumes, a bridge and its channel, and every expected artifact' {
-        $script:running | Should -Not -BeNullOrEmpty -Because $script:childOutput
-        $script:running.PSObject.Properties.Name | Should -Not -Contain 'Error' -Because $script:childOutput
+        Assert-MyHvChildRan -Run $script:child
         $script:running.Status | Should -Be 'Running'
         $script:running.Tap | Should -Match '^mh'
         $script:running.Stopped | Should -Be 'Stopped'

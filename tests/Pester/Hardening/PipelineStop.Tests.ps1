@@ -30,12 +30,8 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Transactions/TransactionSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'   # the KVM probe's own cancellation is proven in AcceleratorProbe.Tests.ps1
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite   # the KVM probe's own cancellation is proven in AcceleratorProbe.Tests.ps1
     $script:vm = 'ps1'
     $script:netns = $null
     $script:results = $null
@@ -44,7 +40,7 @@ BeforeAll {
         ((& id -u) -eq '0') -and (Test-Path /usr/lib/qemu/virtiofsd)
     if (-not $prerequisites) { return }
 
-    $script:netns = New-TxNetns -Name ("mhps" + [guid]::NewGuid().ToString('N').Substring(0, 6))
+    $script:netns = New-MyHvTestNamespace -Name ("mhps" + [guid]::NewGuid().ToString('N').Substring(0, 6)) -Bridge txbr0 -Address ''
     $share = New-MyHvTestDir -Prefix 'mhPs'
     # Discovery's data is not visible here: the same moments, for the child.
     $momentList = @(
@@ -54,27 +50,27 @@ BeforeAll {
         @('guest-wait', '^Waiting for the guest')
     ) | ForEach-Object { @{ Name = $_[0]; Pattern = $_[1] } }
 
-    $run = Invoke-TxChild -Netns $script:netns -TimeoutSeconds 600 -Environment @{
+    $run = Invoke-MyHvChild -Netns $script:netns -TimeoutSeconds 600 -Environment @{
         MYHV_HOME = $script:vmHome; MYHV_ACCEL = 'tcg'; HT_VM = $script:vm; HT_SHARE = $share
-        HT_SUPPORT = (Join-Path $PSScriptRoot 'HardeningSupport.psm1'); HT_MOMENTS = (ConvertTo-Json -InputObject @($momentList) -Compress)
+        HT_MOMENTS = (ConvertTo-Json -InputObject @($momentList) -Compress)
     } -ScriptBlock {
-        Import-Module $env:HT_SUPPORT -Force
+        Initialize-MyHvStopTrigger   # MyHvTests.StopTrigger, for the job below (the child has the kit imported)
         $name = $env:HT_VM
         $homePath = $env:MYHV_HOME
         $null = New-MyVm -Name $name -Network Bridge -Bridge txbr0 -IPAddress 10.77.0.10/24 -Volume @{ Path = $env:HT_SHARE; Tag = 'data' }
-        $rs = New-HtRunspace
+        $rs = New-MyHvModuleRunspace
 
         # What is there right after the command returned, read without any module command.
         function Get-Snapshot {
-            $state = Get-HtRecordedState -HomePath $homePath -Name $name
+            $state = Get-MyHvRecordedState -HomePath $homePath -Name $name
             $hvPid = if ($state -and $state.hypervisor) { [int] $state.hypervisor.pid } else { 0 }
             @{
                 RecordedStatus = if ($state) { "$($state.status)" } else { '<no state>' }
                 RecordedReason = if ($state) { "$($state.reason)" } else { '' }
-                Residue        = @(Get-TxVmResidue -HomePath $homePath -Name $name)
+                Residue        = @(Get-MyHvVmResidue -HomePath $homePath -Name $name)
                 Journal        = Test-Path -LiteralPath (Join-Path $homePath "vms/$name/start.journal")
                 HypervisorPid  = $hvPid
-                PidAlive       = $hvPid -gt 0 -and (Test-TxProcessAlive -ProcessId $hvPid)
+                PidAlive       = $hvPid -gt 0 -and (Test-MyHvProcessAlive -ProcessId $hvPid)
                 VmFolder       = Test-Path -LiteralPath (Join-Path $homePath "vms/$name")
             }
         }
@@ -83,18 +79,18 @@ BeforeAll {
             $vm = Get-MyVm -Name $name -ErrorAction SilentlyContinue
             $Entry.NextStatus = if ($vm) { "$($vm.Status)" } else { '<gone>' }
             $Entry.NextPid = if ($vm -and $vm.Pid) { [int] $vm.Pid } else { 0 }
-            $Entry.NextPidAlive = $Entry.NextPid -gt 0 -and (Test-TxProcessAlive -ProcessId $Entry.NextPid)
-            $Entry.NextResidue = @(Get-TxVmResidue -HomePath $homePath -Name $name)
+            $Entry.NextPidAlive = $Entry.NextPid -gt 0 -and (Test-MyHvProcessAlive -ProcessId $Entry.NextPid)
+            $Entry.NextResidue = @(Get-MyHvVmResidue -HomePath $homePath -Name $name)
             if ($vm -and $vm.Status -eq 'Running') {
                 Stop-MyVm -Name $name -Force -ErrorAction Stop
-                $Entry.ResidueAfterStop = @(Get-TxVmResidue -HomePath $homePath -Name $name)
+                $Entry.ResidueAfterStop = @(Get-MyHvVmResidue -HomePath $homePath -Name $name)
             }
             $Entry
         }
 
         $out = [ordered]@{}
         foreach ($m in ($env:HT_MOMENTS | ConvertFrom-Json)) {
-            $r = Invoke-HtStoppedCommand -Runspace $rs -Command Start-MyVm -Parameters @{ Name = $name; Wait = $true; TimeoutSeconds = 120 } -Pattern $m.Pattern
+            $r = Invoke-MyHvStoppedCommand -Runspace $rs -Command Start-MyVm -Parameters @{ Name = $name; Wait = $true; TimeoutSeconds = 120 } -Pattern $m.Pattern
             $entry = Get-Snapshot
             foreach ($p in 'Fired', 'FiredOn', 'Stopped', 'Thrown', 'ElapsedMs', 'ErrorRecords') { $entry[$p] = $r.$p }
             $out[$m.Name] = Get-NextView $entry
@@ -123,21 +119,21 @@ BeforeAll {
         # Stop-MyVm stopped while it waits for a guest that cannot power off yet (it has not booted):
         # the VM is running, and recorded so at once.
         Start-MyVm -Name $name -ErrorAction Stop
-        $r = Invoke-HtStoppedCommand -Runspace $rs -Command Stop-MyVm -Parameters @{ Name = $name; TimeoutSeconds = 60 } -Pattern '^Waiting for the guest to power off'
+        $r = Invoke-MyHvStoppedCommand -Runspace $rs -Command Stop-MyVm -Parameters @{ Name = $name; TimeoutSeconds = 60 } -Pattern '^Waiting for the guest to power off'
         $entry = Get-Snapshot
         foreach ($p in 'Fired', 'FiredOn', 'Stopped', 'ElapsedMs') { $entry[$p] = $r.$p }
         $out['stop-guest-wait'] = Get-NextView $entry
 
         # Stop-MyVm -Force stopped right as it asks QEMU to quit: running, or stopped with nothing left.
         Start-MyVm -Name $name -ErrorAction Stop
-        $r = Invoke-HtStoppedCommand -Runspace $rs -Command Stop-MyVm -Parameters @{ Name = $name; Force = $true } -Pattern '^Asking the hypervisor to quit'
+        $r = Invoke-MyHvStoppedCommand -Runspace $rs -Command Stop-MyVm -Parameters @{ Name = $name; Force = $true } -Pattern '^Asking the hypervisor to quit'
         $entry = Get-Snapshot
         foreach ($p in 'Fired', 'FiredOn', 'Stopped', 'ElapsedMs') { $entry[$p] = $r.$p }
         $out['stop-quit'] = Get-NextView $entry
 
         # Remove-MyVm -Force stopped while it stops the VM: the VM is whole, or wholly gone.
         Start-MyVm -Name $name -ErrorAction Stop
-        $r = Invoke-HtStoppedCommand -Runspace $rs -Command Remove-MyVm -Parameters @{ Name = $name; Force = $true; Verbose = $true } -Stream Verbose -Pattern 'asking the hypervisor to quit'
+        $r = Invoke-MyHvStoppedCommand -Runspace $rs -Command Remove-MyVm -Parameters @{ Name = $name; Force = $true; Verbose = $true } -Stream Verbose -Pattern 'asking the hypervisor to quit'
         $entry = Get-Snapshot
         foreach ($p in 'Fired', 'FiredOn', 'Stopped', 'ElapsedMs') { $entry[$p] = $r.$p }
         $entry.Listed = @(Get-MyVm | ForEach-Object Name) -contains $name
@@ -150,7 +146,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-TxSuiteState -HomePath $script:vmHome -Netns $script:netns -NetVm $script:vm
+    Complete-MyHvTestSuite -RemoveHome -HomePath $script:vmHome -Netns $script:netns -NetVm $script:vm
 }
 
 Describe 'Pipeline stop during Start-MyVm (a VM with a volume and a bridge)' {

@@ -5,11 +5,8 @@
 # and never refuse its start. Markers that are empty or relative match nothing.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Transactions/TransactionSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $env:MYHV_ACCEL = 'tcg'
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    Initialize-MyHvTestSuite -NoHome
     $script:root = New-MyHvTestDir -Prefix 'hrP'
     # B's path ends with A's: A's every path is a substring of B's same path.
     $script:homeA = "$root/vms"
@@ -23,8 +20,8 @@ BeforeAll {
     function Get-QemuPid {
         # The live QEMU of -HomePath's VM, found from /proc by its exact -pidfile argument.
         param([string] $HomePath)
-        $pidFile = (Get-TxVmPath -HomePath $HomePath -Name $vm).PidFile
-        @(Get-TxProcess -Needle $pidFile | Where-Object { $_.Program -eq 'qemu-system-x86_64' -and (" $($_.CommandLine) ").Contains(" $pidFile ") } | ForEach-Object Pid)
+        $pidFile = (Get-MyHvVmPath -HomePath $HomePath -Name $vm).PidFile
+        @(Get-MyHvProcess -Needle $pidFile | Where-Object { $_.Program -eq 'qemu-system-x86_64' -and (" $($_.CommandLine) ").Contains(" $pidFile ") } | ForEach-Object Pid)
     }
 
     function Assert-Running {
@@ -36,7 +33,7 @@ BeforeAll {
         $qemu = @(Get-QemuPid -HomePath $HomePath)
         $qemu | Should -HaveCount 1 -Because $Because
         $qemu[0] | Should -Be $info.Pid
-        Test-TxProcessAlive -ProcessId $info.Pid | Should -BeTrue -Because $Because
+        Test-MyHvProcessAlive -ProcessId $info.Pid | Should -BeTrue -Because $Because
         $info.Pid
     }
 
@@ -74,14 +71,14 @@ Describe 'Two homes, one path ending with the other, the same VM name in both' {
         Use-Home $homeA
         Stop-MyVm -Name $vm -Force -ErrorAction Stop
         (Get-MyVm -Name $vm).Status | Should -Be 'Stopped'
-        Test-TxProcessAlive -ProcessId $b | Should -BeTrue -Because "A's stop must not end B's QEMU"
+        Test-MyHvProcessAlive -ProcessId $b | Should -BeTrue -Because "A's stop must not end B's QEMU"
         (Assert-Running -HomePath $homeB -Because 'A''s stop left B alone') | Should -Be $b
 
         # A starts while B runs: B's QEMU has A's runtime paths as substrings, but not as arguments.
         $a = Start-Vm -HomePath $homeA
         Use-Home $homeB
         Stop-MyVm -Name $vm -Force -ErrorAction Stop
-        Test-TxProcessAlive -ProcessId $a | Should -BeTrue
+        Test-MyHvProcessAlive -ProcessId $a | Should -BeTrue
         (Assert-Running -HomePath $homeA -Because 'B''s stop left A alone') | Should -Be $a
         $null = Start-Vm -HomePath $homeB
     }
@@ -94,22 +91,22 @@ Describe 'Two homes, one path ending with the other, the same VM name in both' {
         try { { Start-MyVm -Name $vm -ErrorAction Stop } | Should -Throw -ErrorId 'VmStartFailed*' }
         finally { Remove-Item Env:MYHV_FAILPOINTS }
         @(Get-QemuPid -HomePath $homeA) | Should -BeNullOrEmpty -Because 'the rollback ended the QEMU it launched'
-        Test-TxProcessAlive -ProcessId $b | Should -BeTrue -Because "A's rollback must not end B's QEMU"
+        Test-MyHvProcessAlive -ProcessId $b | Should -BeTrue -Because "A's rollback must not end B's QEMU"
         (Assert-Running -HomePath $homeB -Because 'A''s rollback left B alone') | Should -Be $b
     }
 
     It 'Repair-MyVm in the shorter home after its QEMU was killed leaves the other home''s QEMU running' {
         $b = Assert-Running -HomePath $homeB -Because 'precondition'
         $a = Start-Vm -HomePath $homeA
-        Stop-TxProcess -ProcessId $a
+        Stop-MyHvProcess -ProcessId $a
         Use-Home $homeA
         $null = Repair-MyVm -Name $vm -ErrorAction Stop
         $null = Repair-MyVm -ErrorAction Stop   # all VMs, leftovers by name included
         "$((Get-MyVm -Name $vm).Status)" | Should -BeIn @('Failed', 'Stopped')
-        Test-TxProcessAlive -ProcessId $b | Should -BeTrue -Because "A's repair must not end B's QEMU"
+        Test-MyHvProcessAlive -ProcessId $b | Should -BeTrue -Because "A's repair must not end B's QEMU"
         (Assert-Running -HomePath $homeB -Because 'A''s repair left B alone') | Should -Be $b
         # (The census finds processes by substring, so B's QEMU shows up in A's: it is left out by pid.)
-        @(Get-TxVmResidue -HomePath $homeA -Name $vm | Where-Object { $_ -notmatch "^process $b\b" }) | Should -BeNullOrEmpty
+        @(Get-MyHvVmResidue -HomePath $homeA -Name $vm | Where-Object { $_ -notmatch "^process $b\b" }) | Should -BeNullOrEmpty
     }
 
     It 'Remove-MyVm -Force of a running VM in the shorter home leaves the other home''s QEMU running; a new VM of that name then starts' {
@@ -118,7 +115,7 @@ Describe 'Two homes, one path ending with the other, the same VM name in both' {
         Use-Home $homeA
         Remove-MyVm -Name $vm -Force -Confirm:$false -ErrorAction Stop
         @(Get-MyVm) | Should -BeNullOrEmpty
-        Test-TxProcessAlive -ProcessId $b | Should -BeTrue -Because "A's remove must not end B's QEMU"
+        Test-MyHvProcessAlive -ProcessId $b | Should -BeTrue -Because "A's remove must not end B's QEMU"
         (Assert-Running -HomePath $homeB -Because 'A''s remove left B alone') | Should -Be $b
         Use-Home $homeA
         $null = New-MyVm -Name $vm -Image tiny -MemoryMiB 128 -ErrorAction Stop
@@ -134,7 +131,7 @@ Describe 'Two homes, one path ending with the other, the same VM name in both' {
         (Assert-Running -HomePath $homeA -Because 'B''s remove left A alone') | Should -Be $a
         Use-Home $homeA
         Stop-MyVm -Name $vm -Force -ErrorAction Stop
-        @(Get-TxVmResidue -HomePath $homeA -Name $vm) | Should -BeNullOrEmpty
+        @(Get-MyHvVmResidue -HomePath $homeA -Name $vm) | Should -BeNullOrEmpty
     }
 }
 

@@ -4,11 +4,9 @@
 # the client is the module's own Core QmpClient, called through the built assembly.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
-    if (-not ('MyHvTests.FakeQmpPeer' -as [type])) {
-        Add-Type -TypeDefinition ([System.IO.File]::ReadAllText((Join-Path $PSScriptRoot 'FakeQmpPeer.cs')))
-    }
+    Initialize-MyHvFakeQmpPeer
     $script:dir = New-MyHvTestDir -Prefix 'mhQmp'
     $script:deadline = [TimeSpan]::FromSeconds(2)
     # The host is shared and often loaded: a late wake-up may add a little to the deadline, never seconds.

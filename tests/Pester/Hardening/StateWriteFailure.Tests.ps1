@@ -4,11 +4,8 @@
 # byte with dd (df reports 0 bytes available), or remounted read-only.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Transactions/TransactionSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $env:MYHV_ACCEL = 'tcg'
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    Initialize-MyHvTestSuite -NoHome
     $script:root = New-MyHvTestDir -Prefix 'hrW'
     $script:vmHome = "$root/h"
     $null = New-Item -ItemType Directory -Path $vmHome
@@ -16,7 +13,7 @@ BeforeAll {
     $script:mounted = $LASTEXITCODE -eq 0
     $env:MYHV_HOME = $vmHome
     $script:vm = 'full'
-    $script:paths = Get-TxVmPath -HomePath $vmHome -Name $vm
+    $script:paths = Get-MyHvVmPath -HomePath $vmHome -Name $vm
 
     function Get-Available { [int64] ((& df -B1 --output=avail -- $vmHome | Select-Object -Last 1).Trim()) }
 
@@ -85,7 +82,7 @@ Describe 'A full MYHV_HOME' {
         Assert-PathAndCause -ErrorRecord $err -Id 'VmStartFailed' -Cause 'No space left on device'
         Get-StateBytes | Should -Be $before -Because 'the recorded state stays what it was'
         $paths.Journal | Should -Not -Exist
-        @(Get-TxVmResidue -HomePath $vmHome -Name $vm | Where-Object { $_ -ne "mount $vmHome" }) | Should -BeNullOrEmpty
+        @(Get-MyHvVmResidue -HomePath $vmHome -Name $vm | Where-Object { $_ -ne "mount $vmHome" }) | Should -BeNullOrEmpty
         (Get-MyVm -Name $vm).Status | Should -Be 'Stopped'
     }
 
@@ -100,7 +97,7 @@ Describe 'A full MYHV_HOME' {
         $err.Exception.Message | Should -Match ([regex]::Escape($paths.State))
         Get-StateBytes | Should -Be $before
         $paths.Journal | Should -Not -Exist -Because 'the attempt was rolled back and its journal retired'
-        @(Get-TxVmResidue -HomePath $vmHome -Name $vm | Where-Object { $_ -ne "mount $vmHome" }) | Should -BeNullOrEmpty
+        @(Get-MyHvVmResidue -HomePath $vmHome -Name $vm | Where-Object { $_ -ne "mount $vmHome" }) | Should -BeNullOrEmpty
         Start-MyVm -Name $vm -ErrorAction Stop
         (Get-MyVm -Name $vm).Status | Should -Be 'Running' -Because 'with space again the VM starts'
     }
@@ -115,7 +112,7 @@ Describe 'A full MYHV_HOME' {
             Assert-PathAndCause -ErrorRecord $err -Id 'StateWriteFailed' -Cause 'No space left on device'
             $err.Exception.Message | Should -Match ([regex]::Escape($paths.State))
             Get-StateBytes | Should -Be $before
-            Test-TxProcessAlive -ProcessId $info.Pid | Should -BeTrue
+            Test-MyHvProcessAlive -ProcessId $info.Pid | Should -BeTrue
 
             # Remove-MyVm -Force must stop it first: the same error, and nothing is removed.
             $err = Invoke-Failing { Remove-MyVm -Name $vm -Force -Confirm:$false -ErrorAction Stop }
@@ -127,7 +124,7 @@ Describe 'A full MYHV_HOME' {
         finally { Clear-Full }
         Stop-MyVm -Name $vm -Force -ErrorAction Stop
         (Get-MyVm -Name $vm).Status | Should -Be 'Stopped'
-        @(Get-TxVmResidue -HomePath $vmHome -Name $vm | Where-Object { $_ -ne "mount $vmHome" }) | Should -BeNullOrEmpty
+        @(Get-MyHvVmResidue -HomePath $vmHome -Name $vm | Where-Object { $_ -ne "mount $vmHome" }) | Should -BeNullOrEmpty
     }
 
     It 'New-MyVm on a full home: StateWriteFailed naming the path; no VM and no staging folder left' {
@@ -186,11 +183,11 @@ Describe 'A read-only MYHV_HOME' {
             $err = Invoke-Failing { Stop-MyVm -Name $vm -Force -ErrorAction Stop }
             Assert-PathAndCause -ErrorRecord $err -Id 'StateWriteFailed' -Cause 'Read-only file system'
             $err.Exception.Message | Should -Match ([regex]::Escape($paths.State))
-            Test-TxProcessAlive -ProcessId $running.Pid | Should -BeTrue
+            Test-MyHvProcessAlive -ProcessId $running.Pid | Should -BeTrue
         }
         finally { & umount -- $paths.VmDir }
         Get-StateBytes | Should -Be $before
         Stop-MyVm -Name $vm -Force -ErrorAction Stop
-        @(Get-TxVmResidue -HomePath $vmHome -Name $vm | Where-Object { $_ -ne "mount $vmHome" }) | Should -BeNullOrEmpty
+        @(Get-MyHvVmResidue -HomePath $vmHome -Name $vm | Where-Object { $_ -ne "mount $vmHome" }) | Should -BeNullOrEmpty
     }
 }

@@ -3,17 +3,13 @@
 # reads state.json and the runtime folder right after the stats call, before anything else runs.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Transactions/TransactionSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $env:MYHV_ACCEL = 'tcg'
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
-    $script:vmHome = New-MyHvTestHome
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite
     $script:share = New-MyHvTestDir -Prefix 'hrV'
 }
 
 AfterAll {
-    if ($script:vmHome) { Remove-TxSuiteState -HomePath $script:vmHome }
+    if ($script:vmHome) { Complete-MyHvTestSuite -RemoveHome -HomePath $script:vmHome }
     if ($script:share) { Remove-Item -LiteralPath $script:share -Recurse -Force -ErrorAction SilentlyContinue }
 }
 
@@ -24,7 +20,7 @@ Describe 'Get-MyVmStats reconciles' {
         @{ Case = 'with a virtiofs volume'; Name = 'st2'; Volume = $true }
     ) {
         Skip-UnlessPrerequisite -Name 'qemu-system-x86_64' -Condition { Get-Command qemu-system-x86_64 -ErrorAction Ignore }
-        $paths = Get-TxVmPath -HomePath $vmHome -Name $Name
+        $paths = Get-MyHvVmPath -HomePath $vmHome -Name $Name
         $spec = @{ Name = $Name; Image = 'tiny'; MemoryMiB = 128 }
         if ($Volume) { $spec.Volume = @{ Path = $share; Tag = 'data' } }
         $null = New-MyVm @spec -ErrorAction Stop
@@ -33,7 +29,7 @@ Describe 'Get-MyVmStats reconciles' {
         $running.status | Should -Be 'Running' -Because 'precondition'
         @($running.artifacts).Count | Should -BeGreaterThan 2 -Because 'precondition: the run recorded its artifacts'
         $paths.RunDir | Should -Exist
-        Stop-TxProcess -ProcessId $running.hypervisor.pid
+        Stop-MyHvProcess -ProcessId $running.hypervisor.pid
 
         $err = try { Get-MyVmStats -Name $Name -ErrorAction Stop; $null } catch { $_ }
 
@@ -47,6 +43,6 @@ Describe 'Get-MyVmStats reconciles' {
         @($stateAfter.artifacts) | Should -BeNullOrEmpty -Because 'the run''s artifacts were torn down'
         $stateAfter.reason | Should -Match 'died unexpectedly'
         $runDirAfter | Should -BeFalse -Because 'the stats call removed the runtime folder'
-        @(Get-TxVmResidue -HomePath $vmHome -Name $Name) | Should -BeNullOrEmpty
+        @(Get-MyHvVmResidue -HomePath $vmHome -Name $Name) | Should -BeNullOrEmpty
     }
 }

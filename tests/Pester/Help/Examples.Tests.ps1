@@ -8,7 +8,7 @@ sockets, TAP devices, jobs, network devices it named, environment variables it c
 #>
 
 BeforeDiscovery {
-    Import-Module (Join-Path $PSScriptRoot 'HelpTestSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $examples = @(Get-MyHvDocExample | ForEach-Object {
             @{ File = $_.File; Line = $_.Line; Title = $_.Title; Code = $_.Code }
         })
@@ -16,7 +16,7 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
     # Every example gets a fresh home; without this each would spend ~4 s probing KVM (which
     # hangs on this machine). The probe has its own tests; the examples do not depend on it.

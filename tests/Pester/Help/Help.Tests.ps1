@@ -10,7 +10,7 @@ Help quality and docs drift:
 #>
 
 BeforeDiscovery {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
     $cmdlets = @(Get-Command -Module MyHypervisor -CommandType Cmdlet | Sort-Object Name | ForEach-Object { @{ Name = $_.Name } })
 
@@ -49,8 +49,7 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'HelpTestSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
     $script:docs = Get-MyHvDocsFolder
     $script:repo = Get-MyHvRepoRoot

@@ -8,12 +8,8 @@ bridge, the TAP devices and the forward's 127.0.0.1 are the namespace's), which 
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Network/Issue5Helpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'ImageTestSupport.psm1') -Force
-    Import-MyHvTestModule | Out-Null
-    $script:testHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:testHome = Initialize-MyHvTestSuite
     $script:ns = $null
     $script:r = $null
     $script:ok = ((& id -u) -eq '0') -and
@@ -25,10 +21,8 @@ BeforeAll {
     $key = Join-Path $script:testHome 'id_test'
     & ssh-keygen -q -t ed25519 -N '' -C 'myhv-test' -f $key
     if ($LASTEXITCODE -ne 0) { throw 'ssh-keygen failed' }
-    $support = Join-Path $PSScriptRoot 'ImageTestSupport.psm1'
     # Boot-to-ready under TCG on this shared 2-core machine took 1.5-4.5 minutes (README).
     $body = @"
-Import-Module '$support' -Force
 `$key = '$key'
 `$userData = "echo userdata-ran-as-`$(id -un)`necho from-user-data > /root/user-data-was-here"
 `$u = New-MyVm -Name 'deb-user' -Image debian -MemoryMiB 512 -HostName 'deb-user-host' -SshPublicKeyPath "`$key.pub" -UserData `$userData
@@ -75,8 +69,7 @@ AfterAll {
         $null = Invoke-MyHvChild -Namespace $script:ns -Body 'Get-MyVm | Remove-MyVm -Force -Confirm:$false'
         Remove-MyHvTestNamespace -Name $script:ns
     }
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
 }
 
 Describe 'A Debian guest built by New-MyVmImage' {

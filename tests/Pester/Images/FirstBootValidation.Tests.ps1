@@ -6,15 +6,14 @@ start that fails at start.seed leaves no seed behind.
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     Import-MyHvTestModule | Out-Null
     $script:testHome = New-MyHvTestHome
     $script:key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKq1l4lB0Zt2Zk6mXy3H2Zb8dQn2m5a1wq0b7m8Jf3a9 someone@example'
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
 }
 
 Describe 'First-boot settings validation' {

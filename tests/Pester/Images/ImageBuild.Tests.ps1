@@ -6,9 +6,7 @@ builds (kill -9 and Stop) run mmdebstrap, for a few seconds each.
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Network/Issue5Helpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'ImageTestSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $script:module = Import-MyHvTestModule
     $script:testHome = New-MyHvTestHome
     $script:ok = ((& id -u) -eq '0') -and [bool](Get-Command mmdebstrap -CommandType Application -ErrorAction Ignore)
@@ -19,11 +17,6 @@ BeforeAll {
     $script:build = Initialize-MyHvDebianImage
     Write-Host "Debian image ready in $([int]$script:build.Seconds) s"
 
-    function Wait-MyHvCondition([scriptblock] $Condition, [int] $Seconds) {
-        $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
-        while ([DateTime]::UtcNow -lt $deadline) { if (& $Condition) { return $true }; Start-Sleep -Milliseconds 500 }
-        $false
-    }
 }
 
 AfterAll {
@@ -138,7 +131,7 @@ Describe 'A failed or interrupted build leaves nothing, and the next build succe
         Skip-UnlessPrerequisite -Name 'root and mmdebstrap' -Condition $script:ok
         $child = Start-MyHvPwsh -Command "Import-Module '$($script:module.Path)'; `$ProgressPreference = 'SilentlyContinue'; New-MyVmImage -Name dkill -Force"
         try {
-            Wait-MyHvCondition { @(Get-MyHvImageMarkerProcess -Marker '/.dkill.build-' | Where-Object CommandLine -match 'mmdebstrap').Count -gt 0 } 120 |
+            Test-MyHvEventually { @(Get-MyHvProcess -Marker '/.dkill.build-' | Where-Object CommandLine -match 'mmdebstrap').Count -gt 0 } 120 |
                 Should -BeTrue -Because 'the build reaches mmdebstrap'
             Start-Sleep -Seconds 8
             & kill -9 $child.Id
@@ -146,8 +139,8 @@ Describe 'A failed or interrupted build leaves nothing, and the next build succe
         } finally { if (-not $child.HasExited) { $child.Kill($true) }; $child.Dispose() }
         Get-MyVmImage -Name 'dkill' -ErrorAction Ignore | Should -BeNullOrEmpty
         # mmdebstrap runs under --pdeathsig KILL in its own namespaces: it dies with the command.
-        Wait-MyHvCondition { @(Get-MyHvImageMarkerProcess -Marker '/.dkill.build-').Count -eq 0 } 30 | Should -BeTrue -Because (
-            (Get-MyHvImageMarkerProcess -Marker '/.dkill.build-' | ForEach-Object CommandLine) -join "`n")
+        Test-MyHvEventually { @(Get-MyHvProcess -Marker '/.dkill.build-').Count -eq 0 } 30 | Should -BeTrue -Because (
+            (Get-MyHvProcess -Marker '/.dkill.build-' | ForEach-Object CommandLine) -join "`n")
         (New-MyVmImage -Name 'dkill').Name | Should -Be 'dkill'
         @(Get-MyHvImageLeftover -Folder $script:folder -Name 'dkill') | Should -BeNullOrEmpty
     }
@@ -158,7 +151,7 @@ Describe 'A failed or interrupted build leaves nothing, and the next build succe
         $null = $ps.AddScript("Import-Module '$($script:module.Path)'; `$ProgressPreference = 'SilentlyContinue'; New-MyVmImage -Name dstop -Force")
         $async = $ps.BeginInvoke()
         try {
-            Wait-MyHvCondition { @(Get-MyHvImageMarkerProcess -Marker '/.dstop.build-' | Where-Object CommandLine -match 'mmdebstrap').Count -gt 0 } 120 |
+            Test-MyHvEventually { @(Get-MyHvProcess -Marker '/.dstop.build-' | Where-Object CommandLine -match 'mmdebstrap').Count -gt 0 } 120 |
                 Should -BeTrue -Because 'the build reaches mmdebstrap'
             Start-Sleep -Seconds 5
             $sw = [Diagnostics.Stopwatch]::StartNew()

@@ -5,12 +5,9 @@
 # it, a writer waits briefly, fails with VmBusy and changes nothing.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    . (Join-Path $PSScriptRoot 'LifecycleSupport.ps1')
-    $null = Import-MyHvTestModule
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite
     $script:savedAccel = $env:MYHV_ACCEL
-    $env:MYHV_ACCEL = 'tcg'
-    $script:vmHome = New-MyHvTestHome
     $script:manifest = Join-Path (Get-MyHvRepoRoot) 'out/MyHypervisor/MyHypervisor.psd1'
     $script:signals = New-MyHvTestDir -Prefix 'mhC'
 
@@ -112,7 +109,7 @@ Describe 'Four Start-MyVm on one VM at once, from four processes' {
 
     It 'one QEMU process runs the VM, and the record agrees with it' {
         $winnerPid = @($outcomes | Where-Object Outcome -EQ 'ok')[0].Pid
-        $qemu = @(Get-MyHvProcessByMarker -Marker "$vmHome/run/race/")
+        $qemu = @(Get-MyHvProcess -IncludeZombie -Marker "$vmHome/run/race/")
         $vm = Get-MyVm -Name race -ErrorAction Stop
         $state = Get-Content -Raw (Join-Path $vmHome 'vms/race/state.json') | ConvertFrom-Json
 
@@ -171,7 +168,7 @@ Describe 'The per-VM lock' {
         $after | Should -Be $before
         (Get-MyVm -Name race -ErrorAction Stop).Pid | Should -Be $racePid
         (Get-MyVm -Name held -ErrorAction Stop).Status | Should -Be 'Stopped'
-        @(Get-MyHvProcessByMarker -Marker "$vmHome/run/held/") | Should -BeNullOrEmpty
+        @(Get-MyHvProcess -IncludeZombie -Marker "$vmHome/run/held/") | Should -BeNullOrEmpty
     }
 
     It 'Stop-MyVm -Force from another process gets VmBusy too' {

@@ -7,8 +7,7 @@
 # (exit code 1, everything the demo created removed).
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    . (Join-Path $PSScriptRoot 'LifecycleSupport.ps1')
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
     $script:repo = Get-MyHvRepoRoot
     $script:buildScript = Join-Path $script:repo 'build.ps1'

@@ -5,12 +5,9 @@
 # nothing is no error, and a corrupt state.json concerns that VM only (listed as Failed, its commands fail).
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    . (Join-Path $PSScriptRoot 'LifecycleSupport.ps1')
-    $null = Import-MyHvTestModule
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite   # this suite does not test the accelerator probe
     $script:savedAccel = $env:MYHV_ACCEL
-    $env:MYHV_ACCEL = 'tcg'   # this suite does not test the accelerator probe
-    $script:vmHome = New-MyHvTestHome
 
     # 'run1' runs (its guest boots in the background), 'idle' is stopped with a disk from an earlier run.
     $null = New-MyVm -Name run1 -ErrorAction Stop
@@ -29,7 +26,7 @@ BeforeAll {
             Status     = "$($vm.Status)"
             Pid        = $vm.Pid
             StartTicks = if ($vm.Pid) { Get-MyHvProcessStartTicks -ProcessId $vm.Pid } else { $null }
-            Processes  = @(Get-MyHvProcessByMarker -Marker "$script:vmHome/run/run1/" | ForEach-Object Pid)
+            Processes  = @(Get-MyHvProcess -IncludeZombie -Marker "$script:vmHome/run/run1/" | ForEach-Object Pid)
         }
     }
 
@@ -207,7 +204,7 @@ Describe 'A corrupt state.json (<Kind>)' -ForEach @(
             $r.Errors[0].Exception.Message | Should -BeLike '*state.json*'
         }
         (Get-FileHash -LiteralPath $stateFile).Hash | Should -Be $corruptHash
-        @(Get-MyHvProcessByMarker -Marker "$vmHome/run/broken/") | Should -BeNullOrEmpty
+        @(Get-MyHvProcess -IncludeZombie -Marker "$vmHome/run/broken/") | Should -BeNullOrEmpty
     }
 
     It 'the other VMs keep working' {

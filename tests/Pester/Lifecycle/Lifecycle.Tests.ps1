@@ -6,8 +6,7 @@
 # MYHV_ACCEL is left as the user would have it (auto by default): this suite covers the default path.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    . (Join-Path $PSScriptRoot 'LifecycleSupport.ps1')
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
     $script:vmHome = New-MyHvTestHome
     $script:bootTimeout = 180   # TCG boots take ~3 s alone, much longer on a loaded machine
@@ -27,10 +26,7 @@ BeforeAll {
 }
 
 AfterAll {
-    if (Get-Command -Name Get-MyVm -ErrorAction Ignore) {
-        Get-MyVm -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false -ErrorAction Continue
-    }
-    Assert-MyHvNoLeftovers -Home $script:vmHome
+    Complete-MyHvTestSuite -HomePath $script:vmHome
     Remove-Item -LiteralPath $script:vmHome -Recurse -Force -ErrorAction SilentlyContinue
 }
 
@@ -184,7 +180,7 @@ Describe 'A VM from creation to removal' {
         Test-Path -LiteralPath $runDir | Should -BeFalse
         Test-Path -LiteralPath $lockFile | Should -BeFalse
         @(Get-ChildItem -LiteralPath $vmHome -Recurse -Force | Where-Object Name -like "*$name*") | Should -BeNullOrEmpty
-        @(Get-MyHvProcessByMarker -Marker "$vmHome/") | Should -BeNullOrEmpty
+        @(Get-MyHvProcess -IncludeZombie -Marker "$vmHome/") | Should -BeNullOrEmpty
         @(Get-MyHvLeftover -Home $vmHome) | Should -BeNullOrEmpty
     }
 }

@@ -6,8 +6,7 @@
 # taken fails with InvalidVmName and the existing VM is untouched. The limits themselves pass.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    . (Join-Path $PSScriptRoot 'LifecycleSupport.ps1')
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
     $script:emptyHome = New-MyHvTestHome
     $script:vmHome = New-MyHvTestHome          # MYHV_HOME points here from now on

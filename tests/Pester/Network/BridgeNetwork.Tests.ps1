@@ -7,11 +7,8 @@ never touched.
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'Issue5Helpers.psm1') -Force
-    Import-MyHvTestModule | Out-Null
-    $script:testHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:testHome = Initialize-MyHvTestSuite
     $script:ns = $null
     # Bridged networking needs root (TAP devices, namespaces) and iproute2.
     $script:ip = (Get-Command -Name ip -CommandType Application -ErrorAction Ignore) -and ((& id -u) -eq '0')
@@ -36,8 +33,7 @@ AfterAll {
         Remove-MyHvTestNamespace -Name $script:ns
         if ($cleanup.Result -and $cleanup.Result.Left.Count) { throw "mh* devices were left in $($script:ns): $($cleanup.Result.Left -join ', ')" }
     }
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
     # Every namespace this suite made is gone.
     if ($script:ns -and (Test-MyHvNamespace -Name $script:ns)) { throw "network namespace left behind: $($script:ns)" }
 }

@@ -5,11 +5,8 @@ back to the console's readiness line when the guest side of the channel is unava
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'Issue5Helpers.psm1') -Force
-    Import-MyHvTestModule | Out-Null
-    $script:testHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:testHome = Initialize-MyHvTestSuite
 
     function Get-QemuCommandLine([int] $QemuPid) {
         , [System.IO.File]::ReadAllText("/proc/$QemuPid/cmdline").Split([char] 0)
@@ -17,8 +14,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
 }
 
 Describe 'Start-MyVm -Wait and the guest channel' {

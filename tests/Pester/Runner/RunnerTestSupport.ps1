@@ -1,7 +1,7 @@
 # Support for Invoke-TestRun.Tests.ps1: runs Invoke-TestRun.ps1 as a child pwsh over fixture
 # folders, a few runs at a time (most of a run is pwsh and Pester starting up). Dot-sourced; not a suite.
 
-Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force   # Start-MyHvPwsh: start pwsh the way this one runs
+Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force   # Start-MyHvPwsh: start pwsh the way this one runs
 
 function Start-RunnerRun {
     <#

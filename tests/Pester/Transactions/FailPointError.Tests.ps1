@@ -14,12 +14,8 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'TransactionSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'   # this suite does not test the KVM probe
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite   # this suite does not test the KVM probe
 
     function Invoke-FailedStart {
         # Start-MyVm with one fail point set for that call only; errors and verbose lines captured.
@@ -32,7 +28,7 @@ BeforeAll {
         finally { Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue }
         [pscustomobject]@{
             Errors  = @($startErrors)
-            Verbose = Get-TxVerboseLine -Output $out
+            Verbose = Get-MyHvVerboseLine -Output $out
             Objects = @($out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })
         }
     }
@@ -86,7 +82,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-TxSuiteState -HomePath $vmHome -Netns $script:netns -NetVm 'fpnet'   # the bridged VM from inside its namespace, then all
+    Complete-MyHvTestSuite -RemoveHome -HomePath $vmHome -Netns $script:netns -NetVm 'fpnet'   # the bridged VM from inside its namespace, then all
 }
 
 Describe 'Start fail points with action error' {
@@ -94,36 +90,32 @@ Describe 'Start fail points with action error' {
     Context 'a VM with user networking whose overlay holds data from an earlier run' {
         BeforeAll {
             $script:plain = 'fpe'
-            $null = New-MyVm -Name $plain -ErrorAction Stop
-            Start-MyVm -Name $plain -ErrorAction Stop
-            Stop-MyVm -Name $plain -Force -ErrorAction Stop
-            $script:plainStepsRun = @(Get-TxStartStep)
+            $null = New-MyHvTestVm -Name $plain -RanOnce   # its overlay holds data from an earlier run
+            $script:plainStepsRun = @(Get-MyHvStartStep)
         }
 
         It 'start.<_>: VmStartFailed names the step, nothing of the attempt is left, the overlay is the same file, and the next start works' -ForEach $plainSteps {
             $step = $_
-            Initialize-TxStoppedVm -HomePath $vmHome -Name $plain
-            $pin = New-TxOverlayPin -HomePath $vmHome -Name $plain
-            try {
+            Initialize-MyHvStoppedVm -HomePath $vmHome -Name $plain
+            Invoke-MyHvPinnedOverlay -HomePath $vmHome -Name $plain -ByteIdentical:(Test-MyHvBeforeLaunch -Step $step) -ScriptBlock {
+                param($pin)
                 $attempt = Invoke-FailedStart -Name $plain -Step $step
 
                 Assert-StartFailedAt -Attempt $attempt -Step $step
                 $live = if ($step -in 'hypervisor-launch', 'api-ready', 'commit') { @('qemu-system-x86_64') } else { @() }
                 Assert-VerboseNarration -Verbose $attempt.Verbose -Step $step -LiveProcessPrograms $live `
                     -ExpectedSteps $plainStepsRun[0..([array]::IndexOf($plainStepsRun, $step))]
-                @(Get-TxVmResidue -HomePath $vmHome -Name $plain) | Should -BeNullOrEmpty
+                @(Get-MyHvVmResidue -HomePath $vmHome -Name $plain) | Should -BeNullOrEmpty
                 Assert-FailedVm -Name $plain -Step $step
-                @(Get-TxOverlayProblem -PinInfo $pin -ByteIdentical:(Test-TxBeforeLaunch -Step $step)) | Should -BeNullOrEmpty
             }
-            finally { Remove-TxOverlayPin -PinInfo $pin }
-            Assert-TxPlainStartWorks -HomePath $vmHome -Name $plain
+            Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $plain
         }
     }
 
     Context 'a VM that never ran (no overlay yet)' {
         It 'start.storage: the overlay the attempt created is removed, and the next start creates it again' {
             $name = 'fpnew'
-            $paths = Get-TxVmPath -HomePath $vmHome -Name $name
+            $paths = Get-MyHvVmPath -HomePath $vmHome -Name $name
             $null = New-MyVm -Name $name -ErrorAction Stop
             $paths.Overlay | Should -Not -Exist -Because 'precondition: a new VM has no overlay'
 
@@ -134,9 +126,9 @@ Describe 'Start fail points with action error' {
             $attempt.Verbose | Should -Contain "Undo disk overlay $($paths.Overlay): removed"
             $paths.Overlay | Should -Not -Exist
             "$($paths.Overlay).creating" | Should -Not -Exist
-            @(Get-TxVmResidue -HomePath $vmHome -Name $name) | Should -BeNullOrEmpty
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $name) | Should -BeNullOrEmpty
             Assert-FailedVm -Name $name -Step 'storage'
-            Assert-TxPlainStartWorks -HomePath $vmHome -Name $name
+            Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $name
             $paths.Overlay | Should -Exist
         }
     }
@@ -148,17 +140,15 @@ Describe 'Start fail points with action error' {
             $script:shareRo = Join-Path $vmHome 'share-ro'
             $null = New-Item -ItemType Directory -Path $shareRw, $shareRo -Force
             Set-Content -LiteralPath (Join-Path $shareRw 'keep.txt') -Value 'host data'
-            $null = New-MyVm -Name $volVm -Volume @{ Path = $shareRw; Tag = 'data' }, @{ Path = $shareRo; Tag = 'ro'; ReadOnly = $true } -ErrorAction Stop
-            Start-MyVm -Name $volVm -ErrorAction Stop
-            Stop-MyVm -Name $volVm -Force -ErrorAction Stop
-            $script:volumeStepsRun = @(Get-TxStartStep -Volumes)
+            $null = New-MyHvTestVm -Name $volVm -Parameters @{ Volume = @{ Path = $shareRw; Tag = 'data' }, @{ Path = $shareRo; Tag = 'ro'; ReadOnly = $true } } -RanOnce   # its overlay holds data from an earlier run
+            $script:volumeStepsRun = @(Get-MyHvStartStep -Volumes)
         }
 
         It 'start.<_>: VmStartFailed names the step; no virtiofsd, socket or /run/virtiofsd lock file is left; the next start works' -ForEach $volumeSteps {
             $step = $_
-            Initialize-TxStoppedVm -HomePath $vmHome -Name $volVm
-            $pin = New-TxOverlayPin -HomePath $vmHome -Name $volVm
-            try {
+            Initialize-MyHvStoppedVm -HomePath $vmHome -Name $volVm
+            Invoke-MyHvPinnedOverlay -HomePath $vmHome -Name $volVm -ByteIdentical:(Test-MyHvBeforeLaunch -Step $step) -ScriptBlock {
+                param($pin)
                 $attempt = Invoke-FailedStart -Name $volVm -Step $step
 
                 Assert-StartFailedAt -Attempt $attempt -Step $step
@@ -173,31 +163,28 @@ Describe 'Start fail points with action error' {
                 if ([array]::IndexOf($volumeStepsRun, $step) -ge [array]::IndexOf($volumeStepsRun, 'volumes')) {
                     @($attempt.Verbose | Where-Object { $_ -match '^Undo helper lock file /run/virtiofsd/' }) | Should -HaveCount 2 -Because 'each volume recorded its lock file'
                 }
-                @(Get-TxVmResidue -HomePath $vmHome -Name $volVm) | Should -BeNullOrEmpty
-                @(Get-TxProcess -Needle $vmHome | Where-Object Program -EQ 'virtiofsd') | Should -BeNullOrEmpty
-                @(Get-TxVirtiofsdLockFile -HomePath $vmHome) | Should -BeNullOrEmpty
+                @(Get-MyHvVmResidue -HomePath $vmHome -Name $volVm) | Should -BeNullOrEmpty
+                Assert-MyHvNoVirtiofsd -HomePath $vmHome
                 Assert-FailedVm -Name $volVm -Step $step
-                @(Get-TxOverlayProblem -PinInfo $pin -ByteIdentical:(Test-TxBeforeLaunch -Step $step)) | Should -BeNullOrEmpty
                 Join-Path $shareRw 'keep.txt' | Should -FileContentMatchExactly 'host data' -Because 'a rollback never touches a volume folder'
             }
-            finally { Remove-TxOverlayPin -PinInfo $pin }
-            Assert-TxPlainStartWorks -HomePath $vmHome -Name $volVm
+            Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $volVm
         }
     }
 
     Context 'a bridged VM, run by the module inside a network namespace' {
         BeforeAll {
-            $script:netns = New-TxNetns -Name "mhtxe$PID"
+            $script:netns = "mhtxe$PID"
             $script:netVm = 'fpnet'
-            # Created, run once (the overlay exists from then on) and stopped, all inside the namespace.
-            $script:netTap = Initialize-TxBridgedVm -HomePath $vmHome -Netns $netns -Name $netVm -IPAddress 10.77.0.2/24
+            # The namespace made; the VM created, run once (the overlay exists from then on) and stopped, all inside it.
+            $script:netTap = Initialize-MyHvBridgedVm -HomePath $vmHome -Netns $netns -Name $netVm -IPAddress 10.77.0.2/24 -CreateNamespace
         }
 
         It 'start.network: VmStartFailed names the step, the TAP device is gone, the overlay is untouched, and the next start works' {
-            Get-TxNetnsDevice -Netns $netns | Should -Not -Contain $netTap -Because 'precondition: no TAP device before the attempt'
-            $pin = New-TxOverlayPin -HomePath $vmHome -Name $netVm
-            try {
-                $failed = Invoke-TxChild -Netns $netns -Environment @{ MYHV_HOME = $vmHome; TX_VM = $netVm } -ScriptBlock {
+            Get-MyHvNamespaceDevice -Prefix '' -Namespace $netns | Should -Not -Contain $netTap -Because 'precondition: no TAP device before the attempt'
+            Invoke-MyHvPinnedOverlay -HomePath $vmHome -Name $netVm -ByteIdentical -ScriptBlock {
+                param($pin)
+                $failed = Invoke-MyHvChild -Netns $netns -Environment @{ MYHV_HOME = $vmHome; TX_VM = $netVm } -ScriptBlock {
                     $startErrors = $null
                     $env:MYHV_FAILPOINTS = 'start.network=error'
                     $out = @(Start-MyVm -Name $env:TX_VM -Verbose -ErrorAction SilentlyContinue -ErrorVariable startErrors 4>&1)
@@ -207,12 +194,12 @@ Describe 'Start fail points with action error' {
                         ErrorIds   = @($startErrors | ForEach-Object FullyQualifiedErrorId)
                         Messages   = @($startErrors | ForEach-Object { $_.Exception.Message })
                         FailedStep = @($startErrors | ForEach-Object { $_.Exception.FailedStep })
-                        Verbose    = @(Get-TxVerboseLine -Output $out)
+                        Verbose    = @(Get-MyHvVerboseLine -Output $out)
                         Status     = "$($vm.Status)"
                         Reason     = $vm.StatusReason
                         Pid        = $vm.Pid
                         Devices    = @(Get-ChildItem -LiteralPath /sys/class/net | ForEach-Object Name)
-                        Residue    = @(Get-TxVmResidue -HomePath $env:MYHV_HOME -Name $env:TX_VM)
+                        Residue    = @(Get-MyHvVmResidue -HomePath $env:MYHV_HOME -Name $env:TX_VM)
                     }
                 }
                 $r = $failed.Result
@@ -230,20 +217,18 @@ Describe 'Start fail points with action error' {
                 @($r.Devices) | Should -Not -Contain $netTap
                 @($r.Devices | Where-Object { $_ -like 'mh*' }) | Should -BeNullOrEmpty
                 @($r.Residue) | Should -BeNullOrEmpty -Because 'inside the namespace nothing of the VM is left'
-                Get-TxNetnsDevice -Netns $netns | Should -Not -Contain $netTap
-                @(Get-TxVmResidue -HomePath $vmHome -Name $netVm -SkipNetDevices) | Should -BeNullOrEmpty
-                @(Get-TxOverlayProblem -PinInfo $pin -ByteIdentical) | Should -BeNullOrEmpty
+                Get-MyHvNamespaceDevice -Prefix '' -Namespace $netns | Should -Not -Contain $netTap
+                @(Get-MyHvVmResidue -HomePath $vmHome -Name $netVm -SkipNetDevices) | Should -BeNullOrEmpty
             }
-            finally { Remove-TxOverlayPin -PinInfo $pin }
 
-            $again = Invoke-TxChild -Netns $netns -Environment @{ MYHV_HOME = $vmHome; TX_VM = $netVm } -ScriptBlock {
+            $again = Invoke-MyHvChild -Netns $netns -Environment @{ MYHV_HOME = $vmHome; TX_VM = $netVm } -ScriptBlock {
                 $started = Start-MyVm -Name $env:TX_VM -PassThru -ErrorAction Stop
                 $tapUp = Test-Path "/sys/class/net/$($started.TapDevice)"
                 Stop-MyVm -Name $env:TX_VM -Force -ErrorAction Stop
                 @{
                     Status      = "$($started.Status)"; TapUp = $tapUp
                     AfterStop   = "$((Get-MyVm -Name $env:TX_VM).Status)"
-                    Residue     = @(Get-TxVmResidue -HomePath $env:MYHV_HOME -Name $env:TX_VM)
+                    Residue     = @(Get-MyHvVmResidue -HomePath $env:MYHV_HOME -Name $env:TX_VM)
                 }
             }
             $again.Result | Should -Not -BeNullOrEmpty -Because ($again.Output -join "`n")

@@ -13,18 +13,14 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'TransactionSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'   # children inherit it too: this suite does not test the KVM probe
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite   # children inherit it too: this suite does not test the KVM probe
     $script:sigkill = 137     # 128 + SIGKILL, as the dotnet host and the shell report a child killed by signal 9
 
     function Invoke-KilledStart {
         # Start-MyVm in a child pwsh with start.<Step>=kill; returns the child's outcome.
         param([string] $Name, [string] $Step, [string] $Netns)
-        Invoke-TxChild -Netns $Netns -Environment @{ MYHV_HOME = $vmHome; MYHV_FAILPOINTS = "start.$Step=kill"; MYHV_ACCEL = 'tcg'; TX_VM = $Name } -ScriptBlock {
+        Invoke-MyHvChild -Netns $Netns -Environment @{ MYHV_HOME = $vmHome; MYHV_FAILPOINTS = "start.$Step=kill"; MYHV_ACCEL = 'tcg'; TX_VM = $Name } -ScriptBlock {
             Start-MyVm -Name $env:TX_VM -ErrorAction Stop
             @{ Returned = $true }   # reaching this means the fail point did not fire
         }
@@ -49,7 +45,7 @@ BeforeAll {
         param([string] $Name, [string] $Step, [int[]] $LivePids = @())
         $out = @(Get-MyVm -Name $Name -Verbose -ErrorAction Stop 4>&1)
         $vm = @($out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })
-        $verbose = Get-TxVerboseLine -Output $out
+        $verbose = Get-MyHvVerboseLine -Output $out
         $vm | Should -HaveCount 1
         "$($vm[0].Status)" | Should -BeIn @('Failed', 'Stopped')
         $vm[0].Pid | Should -BeNullOrEmpty
@@ -57,17 +53,17 @@ BeforeAll {
         @($verbose | Where-Object { $_ -match 'rolling back a start interrupted' }) | Should -Not -BeNullOrEmpty -Because '-Verbose narrates the recovery'
         @($verbose | Where-Object { $_ -match '^Undo ' -and $_ -notmatch ': (removed|already gone)$' }) | Should -BeNullOrEmpty -Because 'no undo failed'
         foreach ($p in $LivePids) {
-            Test-TxProcessAlive -ProcessId $p | Should -BeFalse -Because "pid $p ran for the killed attempt and the recovery ended it"
+            Test-MyHvProcessAlive -ProcessId $p | Should -BeFalse -Because "pid $p ran for the killed attempt and the recovery ended it"
             @($verbose | Where-Object { $_ -match "^Undo \S+ pid ${p}: removed$" }) | Should -Not -BeNullOrEmpty -Because "the undo of pid $p is narrated"
         }
-        @(Get-TxVmResidue -HomePath $vmHome -Name $Name) | Should -BeNullOrEmpty
+        @(Get-MyHvVmResidue -HomePath $vmHome -Name $Name) | Should -BeNullOrEmpty
         # A second look changes nothing: the recovery happened once and is complete.
         (Get-MyVm -Name $Name -ErrorAction Stop).Status | Should -Be $vm[0].Status
     }
 }
 
 AfterAll {
-    Remove-TxSuiteState -HomePath $vmHome -Netns $script:netns -NetVm 'kpnet'   # the bridged VM from inside its namespace, then all
+    Complete-MyHvTestSuite -RemoveHome -HomePath $vmHome -Netns $script:netns -NetVm 'kpnet'   # the bridged VM from inside its namespace, then all
 }
 
 Describe 'Start fail points with action kill (the process running Start-MyVm dies)' {
@@ -75,17 +71,15 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
     Context 'a VM with user networking whose overlay holds data from an earlier run' {
         BeforeAll {
             $script:plain = 'kpe'
-            $null = New-MyVm -Name $plain -ErrorAction Stop
-            Start-MyVm -Name $plain -ErrorAction Stop
-            Stop-MyVm -Name $plain -Force -ErrorAction Stop
+            $null = New-MyHvTestVm -Name $plain -RanOnce   # its overlay holds data from an earlier run
         }
 
         It 'start.<_>=kill: the next Get-MyVm reports it not running and leaves nothing; Start-MyVm then works' -ForEach $plainSteps {
             $step = $_
-            $paths = Get-TxVmPath -HomePath $vmHome -Name $plain
-            Initialize-TxStoppedVm -HomePath $vmHome -Name $plain
-            $pin = New-TxOverlayPin -HomePath $vmHome -Name $plain
-            try {
+            $paths = Get-MyHvVmPath -HomePath $vmHome -Name $plain
+            Initialize-MyHvStoppedVm -HomePath $vmHome -Name $plain
+            Invoke-MyHvPinnedOverlay -HomePath $vmHome -Name $plain -ByteIdentical:(Test-MyHvBeforeLaunch -Step $step) -ScriptBlock {
+                param($pin)
                 $child = Invoke-KilledStart -Name $plain -Step $step
 
                 Assert-DiedBySigkill -Child $child
@@ -93,7 +87,7 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
                 $paths.Journal | Should -Exist -Because 'the attempt was cut short, so its journal is still there'
                 $live = @()
                 if ($step -in 'hypervisor-launch', 'api-ready', 'commit') {
-                    $qemu = @(Get-TxProcess -Needle $paths.Marker | Where-Object Program -EQ 'qemu-system-x86_64')
+                    $qemu = @(Get-MyHvProcess -Needle $paths.Marker | Where-Object Program -EQ 'qemu-system-x86_64')
                     $qemu | Should -HaveCount 1 -Because 'QEMU (daemonized) outlives the killed cmdlet'
                     $live = @($qemu.Pid)
                 }
@@ -103,18 +97,16 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
                 }
 
                 Assert-RecoveredByGet -Name $plain -Step $step -LivePids $live
-                @(Get-TxOverlayProblem -PinInfo $pin -ByteIdentical:(Test-TxBeforeLaunch -Step $step)) | Should -BeNullOrEmpty
             }
-            finally { Remove-TxOverlayPin -PinInfo $pin }
-            Assert-TxPlainStartWorks -HomePath $vmHome -Name $plain
+            Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $plain
         }
 
         It 'Repair-MyVm recovers a start killed at hypervisor-launch and reports what it removed' {
-            $paths = Get-TxVmPath -HomePath $vmHome -Name $plain
-            Initialize-TxStoppedVm -HomePath $vmHome -Name $plain
+            $paths = Get-MyHvVmPath -HomePath $vmHome -Name $plain
+            Initialize-MyHvStoppedVm -HomePath $vmHome -Name $plain
             $child = Invoke-KilledStart -Name $plain -Step 'hypervisor-launch'
             Assert-DiedBySigkill -Child $child
-            $qemu = @(Get-TxProcess -Needle $paths.Marker | Where-Object Program -EQ 'qemu-system-x86_64')
+            $qemu = @(Get-MyHvProcess -Needle $paths.Marker | Where-Object Program -EQ 'qemu-system-x86_64')
             $qemu | Should -HaveCount 1 -Because 'precondition: QEMU outlived the killed cmdlet'
 
             $repair = Repair-MyVm -Name $plain -ErrorAction Stop
@@ -126,47 +118,47 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
             $repair.Clean | Should -BeTrue
             @($repair.Removed | Where-Object { $_ -match "qemu-system-x86_64 pid $($qemu[0].Pid)$" }) | Should -HaveCount 1 -Because 'Repair-MyVm reports the QEMU it ended'
             $repair.Removed | Should -Contain "directory $($paths.RunDir)"
-            Test-TxProcessAlive -ProcessId $qemu[0].Pid | Should -BeFalse
-            @(Get-TxVmResidue -HomePath $vmHome -Name $plain) | Should -BeNullOrEmpty
-            Assert-TxPlainStartWorks -HomePath $vmHome -Name $plain
+            Test-MyHvProcessAlive -ProcessId $qemu[0].Pid | Should -BeFalse
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $plain) | Should -BeNullOrEmpty
+            Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $plain
         }
     }
 
     Context 'the first command after the kill is Start-MyVm itself' {
         It 'Start-MyVm after a start killed at api-ready rolls that attempt back first (ending its QEMU), then starts one fresh QEMU' {
-            $paths = Get-TxVmPath -HomePath $vmHome -Name $plain
-            Initialize-TxStoppedVm -HomePath $vmHome -Name $plain
+            $paths = Get-MyHvVmPath -HomePath $vmHome -Name $plain
+            Initialize-MyHvStoppedVm -HomePath $vmHome -Name $plain
             Assert-DiedBySigkill -Child (Invoke-KilledStart -Name $plain -Step 'api-ready')
-            $orphan = @(Get-TxProcess -Needle $paths.Marker | Where-Object Program -EQ 'qemu-system-x86_64')
+            $orphan = @(Get-MyHvProcess -Needle $paths.Marker | Where-Object Program -EQ 'qemu-system-x86_64')
             $orphan | Should -HaveCount 1 -Because 'precondition: the killed attempt''s QEMU still runs'
 
             $out = @(Start-MyVm -Name $plain -PassThru -Verbose -ErrorAction Stop 4>&1)
 
-            $verbose = Get-TxVerboseLine -Output $out
+            $verbose = Get-MyHvVerboseLine -Output $out
             @($verbose | Where-Object { $_ -match "rolling back a start interrupted at step 'api-ready'" }) | Should -HaveCount 1
             @($verbose | Where-Object { $_ -match "^Undo \S+ pid $($orphan[0].Pid): removed$" }) | Should -HaveCount 1
             $started = @($out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })
             $started[0].Status | Should -Be 'Running'
             $started[0].Pid | Should -Not -Be $orphan[0].Pid
-            Test-TxProcessAlive -ProcessId $orphan[0].Pid | Should -BeFalse
-            @(Get-TxProcess -Needle $paths.Marker | Where-Object Program -EQ 'qemu-system-x86_64').Pid | Should -Be $started[0].Pid
+            Test-MyHvProcessAlive -ProcessId $orphan[0].Pid | Should -BeFalse
+            @(Get-MyHvProcess -Needle $paths.Marker | Where-Object Program -EQ 'qemu-system-x86_64').Pid | Should -Be $started[0].Pid
             $paths.Journal | Should -Not -Exist
             Stop-MyVm -Name $plain -Force -ErrorAction Stop
-            @(Get-TxVmResidue -HomePath $vmHome -Name $plain) | Should -BeNullOrEmpty
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $plain) | Should -BeNullOrEmpty
         }
     }
 
     Context 'a start journal whose owner is still alive' {
         It 'is left alone while its owner holds the VM''s lock (Get-MyVm reports busy, Start-MyVm gives VmBusy), and rolled back once the owner is SIGKILLed' {
             $name = 'kplock'
-            $paths = Get-TxVmPath -HomePath $vmHome -Name $name
+            $paths = Get-MyHvVmPath -HomePath $vmHome -Name $name
             $null = New-MyVm -Name $name -ErrorAction Stop
             $work = Join-Path $vmHome 'owner'
             $null = New-Item -ItemType Directory -Path $work -Force
             $ready = Join-Path $work 'ready'
             # The owner: takes the VM's lock as every command does, journals a runtime folder, makes it, and waits.
-            $owner = Start-TxChild -WorkDir $work -Environment @{ MYHV_HOME = $vmHome; TX_VM = $name; TX_READY = $ready } -ScriptBlock {
-                $paths = Get-TxVmPath -HomePath $env:MYHV_HOME -Name $env:TX_VM
+            $owner = Start-MyHvChild -Environment @{ MYHV_HOME = $vmHome; TX_VM = $name; TX_READY = $ready } -ScriptBlock {
+                $paths = Get-MyHvVmPath -HomePath $env:MYHV_HOME -Name $env:TX_VM
                 $lock = [MyHypervisor.Core.Storage.VmLock]::Acquire((Join-Path $env:MYHV_HOME "locks/$($env:TX_VM).lock"), $env:TX_VM,
                     [TimeSpan]::FromSeconds(30), [System.Threading.CancellationToken]::None)
                 $tx = [MyHypervisor.Core.Ledger.StartTransaction]::new([MyHypervisor.Core.Ledger.ArtifactJournal]::new($paths.Journal), $null)
@@ -179,9 +171,9 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
             }
             try {
                 # The pid is in the file once it has content (Set-Content creates the file first).
-                Wait-TxCondition -TimeoutSeconds 120 -Because 'the owner to journal its attempt' -Condition { (Test-Path -LiteralPath $ready) -and "$(Get-Content -LiteralPath $ready -ErrorAction Ignore)".Trim() }.GetNewClosure()
+                Wait-MyHvCondition -TimeoutSeconds 120 -Because 'the owner to journal its attempt' -Condition { (Test-Path -LiteralPath $ready) -and "$(Get-Content -LiteralPath $ready -ErrorAction Ignore)".Trim() }.GetNewClosure()
                 $ownerPid = [int] (Get-Content -LiteralPath $ready)
-                Test-TxProcessAlive -ProcessId $ownerPid | Should -BeTrue
+                Test-MyHvProcessAlive -ProcessId $ownerPid | Should -BeTrue
 
                 $info = Get-MyVm -Name $name -ErrorAction Stop
                 @($info.Problems | Where-Object { $_ -match 'busy' }) | Should -Not -BeNullOrEmpty -Because 'a VM another command works on is shown as recorded, with a note'
@@ -192,21 +184,21 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
                 $paths.Journal | Should -Exist -Because 'a live owner''s journal is never rolled back'
                 $paths.RunDir | Should -Exist
 
-                Stop-TxProcess -ProcessId $ownerPid
+                Stop-MyHvProcess -ProcessId $ownerPid
 
                 $out = @(Get-MyVm -Name $name -Verbose -ErrorAction Stop 4>&1)
                 $vm = @($out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })
                 "$($vm[0].Status)" | Should -Be 'Failed'
                 $vm[0].StatusReason | Should -Match "interrupted at step 'runtime-dir'"
-                Get-TxVerboseLine -Output $out | Should -Contain "Undo directory $($paths.RunDir): removed"
+                Get-MyHvVerboseLine -Output $out | Should -Contain "Undo directory $($paths.RunDir): removed"
                 $paths.Journal | Should -Not -Exist
                 $paths.RunDir | Should -Not -Exist
-                @(Get-TxVmResidue -HomePath $vmHome -Name $name) | Should -BeNullOrEmpty
+                @(Get-MyHvVmResidue -HomePath $vmHome -Name $name) | Should -BeNullOrEmpty
             }
             finally {
                 if (-not $owner.HasExited) { $owner.Kill($true) }
                 $null = $owner.WaitForExit(10000)
-                Remove-Item -LiteralPath $work -Recurse -Force -ErrorAction SilentlyContinue
+                Remove-Item -LiteralPath $work, $owner.ScriptFile -Recurse -Force -ErrorAction SilentlyContinue
             }
         }
     }
@@ -214,7 +206,7 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
     Context 'a VM that never ran (no overlay yet)' {
         It 'start.storage=kill: the recovery removes the overlay the killed attempt created' {
             $name = 'kpnew'
-            $paths = Get-TxVmPath -HomePath $vmHome -Name $name
+            $paths = Get-MyHvVmPath -HomePath $vmHome -Name $name
             $null = New-MyVm -Name $name -ErrorAction Stop
             $paths.Overlay | Should -Not -Exist -Because 'precondition: a new VM has no overlay'
 
@@ -224,7 +216,7 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
 
             Assert-RecoveredByGet -Name $name -Step 'storage'
             $paths.Overlay | Should -Not -Exist -Because 'the overlay was this attempt''s own, so its rollback removes it'
-            Assert-TxPlainStartWorks -HomePath $vmHome -Name $name
+            Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $name
         }
     }
 
@@ -234,21 +226,19 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
             $script:shareRw = Join-Path $vmHome 'share-rw'
             $script:shareRo = Join-Path $vmHome 'share-ro'
             $null = New-Item -ItemType Directory -Path $shareRw, $shareRo -Force
-            $null = New-MyVm -Name $volVm -Volume @{ Path = $shareRw; Tag = 'data' }, @{ Path = $shareRo; Tag = 'ro'; ReadOnly = $true } -ErrorAction Stop
-            Start-MyVm -Name $volVm -ErrorAction Stop
-            Stop-MyVm -Name $volVm -Force -ErrorAction Stop
+            $null = New-MyHvTestVm -Name $volVm -Parameters @{ Volume = @{ Path = $shareRw; Tag = 'data' }, @{ Path = $shareRo; Tag = 'ro'; ReadOnly = $true } } -RanOnce   # its overlay holds data from an earlier run
         }
 
         It 'start.<_>=kill: the recovery ends every virtiofsd (and QEMU) and removes sockets and /run/virtiofsd lock files' -ForEach $volumeSteps {
             $step = $_
-            $paths = Get-TxVmPath -HomePath $vmHome -Name $volVm
-            Initialize-TxStoppedVm -HomePath $vmHome -Name $volVm
-            $pin = New-TxOverlayPin -HomePath $vmHome -Name $volVm
-            try {
+            $paths = Get-MyHvVmPath -HomePath $vmHome -Name $volVm
+            Initialize-MyHvStoppedVm -HomePath $vmHome -Name $volVm
+            Invoke-MyHvPinnedOverlay -HomePath $vmHome -Name $volVm -ByteIdentical:(Test-MyHvBeforeLaunch -Step $step) -ScriptBlock {
+                param($pin)
                 Assert-DiedBySigkill -Child (Invoke-KilledStart -Name $volVm -Step $step)
 
                 $paths.Journal | Should -Exist
-                $helpers = @(Get-TxProcess -Needle $paths.Marker | Where-Object Program -EQ 'virtiofsd')
+                $helpers = @(Get-MyHvProcess -Needle $paths.Marker | Where-Object Program -EQ 'virtiofsd')
                 $live = @()
                 if ($step -in 'volumes', 'guest-channel', 'guest-agent') {
                     # Before QEMU connects, every virtiofsd surely still runs: the recovery must end them.
@@ -257,55 +247,52 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
                     $live = @($helpers.Pid)
                 }
                 else {
-                    $qemu = @(Get-TxProcess -Needle $paths.Marker | Where-Object Program -EQ 'qemu-system-x86_64')
+                    $qemu = @(Get-MyHvProcess -Needle $paths.Marker | Where-Object Program -EQ 'qemu-system-x86_64')
                     $qemu | Should -HaveCount 1 -Because 'QEMU (daemonized) outlives the killed cmdlet'
                     $live = @($qemu.Pid)
                 }
-                @(Get-TxVirtiofsdLockFile -HomePath $vmHome) | Should -Not -BeNullOrEmpty -Because 'the killed attempt left virtiofsd lock files'
+                @(Get-MyHvVirtiofsdLockFile -HomePath $vmHome) | Should -Not -BeNullOrEmpty -Because 'the killed attempt left virtiofsd lock files'
 
                 Assert-RecoveredByGet -Name $volVm -Step $step -LivePids $live
-                @(Get-TxProcess -Needle $vmHome | Where-Object Program -EQ 'virtiofsd') | Should -BeNullOrEmpty
-                @(Get-TxVirtiofsdLockFile -HomePath $vmHome) | Should -BeNullOrEmpty
-                @(Get-TxOverlayProblem -PinInfo $pin -ByteIdentical:(Test-TxBeforeLaunch -Step $step)) | Should -BeNullOrEmpty
+                Assert-MyHvNoVirtiofsd -HomePath $vmHome
             }
-            finally { Remove-TxOverlayPin -PinInfo $pin }
-            Assert-TxPlainStartWorks -HomePath $vmHome -Name $volVm
+            Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $volVm
         }
     }
 
     Context 'a bridged VM, run by the module inside a network namespace' {
         BeforeAll {
-            $script:netns = New-TxNetns -Name "mhtxk$PID"
+            $script:netns = "mhtxk$PID"
             $script:netVm = 'kpnet'
-            # Created, run once (the overlay exists from then on) and stopped, all inside the namespace.
-            $script:netTap = Initialize-TxBridgedVm -HomePath $vmHome -Netns $netns -Name $netVm -IPAddress 10.77.0.3/24
+            # The namespace made; the VM created, run once (the overlay exists from then on) and stopped, all inside it.
+            $script:netTap = Initialize-MyHvBridgedVm -HomePath $vmHome -Netns $netns -Name $netVm -IPAddress 10.77.0.3/24 -CreateNamespace
         }
 
         It 'start.network=kill: the next Get-MyVm (in the namespace) deletes the TAP device and leaves nothing; Start-MyVm then works' {
-            $paths = Get-TxVmPath -HomePath $vmHome -Name $netVm
-            Get-TxNetnsDevice -Netns $netns | Should -Not -Contain $netTap -Because 'precondition: no TAP device before the attempt'
-            $pin = New-TxOverlayPin -HomePath $vmHome -Name $netVm
+            $paths = Get-MyHvVmPath -HomePath $vmHome -Name $netVm
+            Get-MyHvNamespaceDevice -Prefix '' -Namespace $netns | Should -Not -Contain $netTap -Because 'precondition: no TAP device before the attempt'
+            $pin = New-MyHvOverlayPin -HomePath $vmHome -Name $netVm
             try {
                 Assert-DiedBySigkill -Child (Invoke-KilledStart -Name $netVm -Step 'network' -Netns $netns)
-                Get-TxNetnsDevice -Netns $netns | Should -Contain $netTap -Because 'the killed attempt had created the TAP device'
+                Get-MyHvNamespaceDevice -Prefix '' -Namespace $netns | Should -Contain $netTap -Because 'the killed attempt had created the TAP device'
                 $paths.Journal | Should -Exist
                 Get-JournalStep -Journal $paths.Journal | Should -Be 'network'
 
-                $recovered = Invoke-TxChild -Netns $netns -Environment @{ MYHV_HOME = $vmHome; TX_VM = $netVm } -ScriptBlock {
+                $recovered = Invoke-MyHvChild -Netns $netns -Environment @{ MYHV_HOME = $vmHome; TX_VM = $netVm } -ScriptBlock {
                     $vm = Get-MyVm -Name $env:TX_VM
                     $after = @{
                         Status  = "$($vm.Status)"; Pid = $vm.Pid; Reason = $vm.StatusReason
                         Devices = @(Get-ChildItem -LiteralPath /sys/class/net | ForEach-Object Name)
-                        Residue = @(Get-TxVmResidue -HomePath $env:MYHV_HOME -Name $env:TX_VM)
-                        Overlay = Get-TxFileIdentity -Path (Get-TxVmPath -HomePath $env:MYHV_HOME -Name $env:TX_VM).Overlay
-                        Hash    = (Get-FileHash -LiteralPath (Get-TxVmPath -HomePath $env:MYHV_HOME -Name $env:TX_VM).Overlay -Algorithm SHA256).Hash
+                        Residue = @(Get-MyHvVmResidue -HomePath $env:MYHV_HOME -Name $env:TX_VM)
+                        Overlay = Get-MyHvFileIdentity -Path (Get-MyHvVmPath -HomePath $env:MYHV_HOME -Name $env:TX_VM).Overlay
+                        Hash    = (Get-FileHash -LiteralPath (Get-MyHvVmPath -HomePath $env:MYHV_HOME -Name $env:TX_VM).Overlay -Algorithm SHA256).Hash
                     }
                     $started = Start-MyVm -Name $env:TX_VM -PassThru -ErrorAction Stop
                     $after.Started = "$($started.Status)"
                     $after.TapUp = Test-Path "/sys/class/net/$($started.TapDevice)"
                     Stop-MyVm -Name $env:TX_VM -Force -ErrorAction Stop
                     $after.AfterStop = "$((Get-MyVm -Name $env:TX_VM).Status)"
-                    $after.ResidueAfterStop = @(Get-TxVmResidue -HomePath $env:MYHV_HOME -Name $env:TX_VM)
+                    $after.ResidueAfterStop = @(Get-MyHvVmResidue -HomePath $env:MYHV_HOME -Name $env:TX_VM)
                     $after
                 }
                 $r = $recovered.Result
@@ -324,9 +311,9 @@ Describe 'Start fail points with action kill (the process running Start-MyVm die
                 $r.AfterStop | Should -Be 'Stopped'
                 @($r.ResidueAfterStop) | Should -BeNullOrEmpty
             }
-            finally { Remove-TxOverlayPin -PinInfo $pin }
-            Get-TxNetnsDevice -Netns $netns | Should -Not -Contain $netTap
-            @(Get-TxVmResidue -HomePath $vmHome -Name $netVm -SkipNetDevices) | Should -BeNullOrEmpty
+            finally { Remove-MyHvOverlayPin -PinInfo $pin }
+            Get-MyHvNamespaceDevice -Prefix '' -Namespace $netns | Should -Not -Contain $netTap
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $netVm -SkipNetDevices) | Should -BeNullOrEmpty
         }
     }
 }

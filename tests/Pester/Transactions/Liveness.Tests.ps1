@@ -8,30 +8,26 @@
 # takes its virtiofsd with it; kill -9 of a virtiofsd is reported and cleaned up by stop.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'TransactionSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'   # this suite does not test the KVM probe
-    Remove-Item Env:MYHV_FAILPOINTS -ErrorAction SilentlyContinue
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite   # this suite does not test the KVM probe
     $script:bootTimeout = 240  # TCG boots take ~3 s alone, far longer on a loaded machine
 
     function Start-RunningVm {
         # The test's precondition: the VM runs (a fresh start) with a live QEMU; returns its pid.
         param([string] $Name)
-        Initialize-TxStoppedVm -HomePath $vmHome -Name $Name
+        Initialize-MyHvStoppedVm -HomePath $vmHome -Name $Name
         Start-MyVm -Name $Name -ErrorAction Stop
         $vm = Get-MyVm -Name $Name -ErrorAction Stop
         $vm.Status | Should -Be 'Running' -Because 'precondition: the VM runs'
-        Test-TxProcessAlive -ProcessId $vm.Pid | Should -BeTrue
+        Test-MyHvProcessAlive -ProcessId $vm.Pid | Should -BeTrue
         $vm.Pid
     }
 
     function Wait-ConsoleText {
         # Waits until the VM's console log holds a line matching -Pattern (the guest is alive and talking).
         param([string] $Name, [string] $Pattern = '\S', [int] $TimeoutSeconds = $bootTimeout)
-        $console = (Get-TxVmPath -HomePath $vmHome -Name $Name).Console
-        Wait-TxCondition -TimeoutSeconds $TimeoutSeconds -Because "console of '$Name' to match '$Pattern'" -Condition {
+        $console = (Get-MyHvVmPath -HomePath $vmHome -Name $Name).Console
+        Wait-MyHvCondition -TimeoutSeconds $TimeoutSeconds -Because "console of '$Name' to match '$Pattern'" -Condition {
             (Test-Path -LiteralPath $console) -and ([System.IO.File]::ReadAllText($console) -match $Pattern)
         }.GetNewClosure()
     }
@@ -62,7 +58,7 @@ BeforeAll {
     function Set-StateLostTrack {
         # The record lost track of the run (as after a crash while writing it): Stopped, no artifacts.
         param([string] $Name)
-        $file = (Get-TxVmPath -HomePath $vmHome -Name $Name).State
+        $file = (Get-MyHvVmPath -HomePath $vmHome -Name $Name).State
         $state = Get-Content -Raw -LiteralPath $file | ConvertFrom-Json -AsHashtable
         $state.status = 'Stopped'
         $state.Remove('hypervisor')
@@ -80,13 +76,13 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-TxSuiteState -HomePath $vmHome
+    Complete-MyHvTestSuite -RemoveHome -HomePath $vmHome
 }
 
 Describe 'Liveness first: the recorded hypervisor is checked before the state is trusted' {
     BeforeAll {
         $script:vm = 'lv'
-        $script:paths = Get-TxVmPath -HomePath $vmHome -Name $vm
+        $script:paths = Get-MyHvVmPath -HomePath $vmHome -Name $vm
         $null = New-MyVm -Name $vm -ErrorAction Stop
         Start-MyVm -Name $vm -ErrorAction Stop   # the overlay exists from here on
         Stop-MyVm -Name $vm -Force -ErrorAction Stop
@@ -98,7 +94,7 @@ Describe 'Liveness first: the recorded hypervisor is checked before the state is
             Wait-ConsoleText -Name $vm
             (Get-MyVmStats -Name $vm -ErrorAction Stop).Status | Should -Be 'Running' -Because 'precondition: stats work while QEMU lives'
 
-            Stop-TxProcess -ProcessId $qemuPid
+            Stop-MyHvProcess -ProcessId $qemuPid
             $paths.ApiSocket | Should -Exist -Because 'SIGKILL leaves QEMU''s API socket behind'
             $paths.PidFile | Should -Exist -Because 'SIGKILL leaves QEMU''s pid file behind'
 
@@ -113,16 +109,16 @@ Describe 'Liveness first: the recorded hypervisor is checked before the state is
             $consoleText = [System.IO.File]::ReadAllText($paths.Console).Replace("`r", '')
             $last = @($info.ConsoleTail | Where-Object { $_.Trim() })[-1]
             $consoleText | Should -BeLike "*$([WildcardPattern]::Escape($last))*"
-            @(Get-TxVmResidue -HomePath $vmHome -Name $vm) | Should -BeNullOrEmpty -Because 'the dead run''s artifacts were torn down'
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $vm) | Should -BeNullOrEmpty -Because 'the dead run''s artifacts were torn down'
             # The failure is remembered, not re-detected: a second look says the same.
             (Get-MyVm -Name $vm -ErrorAction Stop).StatusReason | Should -Be $info.StatusReason
 
-            Assert-TxPlainStartWorks -HomePath $vmHome -Name $vm
+            Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $vm
         }
 
         It 'the dead run''s api.sock and channel.sock are still on disk, and the next Start-MyVm works (no "address already in use")' {
             $qemuPid = Start-RunningVm -Name $vm
-            Stop-TxProcess -ProcessId $qemuPid
+            Stop-MyHvProcess -ProcessId $qemuPid
             foreach ($socket in $paths.ApiSocket, $paths.ChannelSocket) {
                 $socket | Should -Exist -Because 'precondition: the killed QEMU left its socket'
                 (& stat -c '%F' -- $socket) | Should -Be 'socket'
@@ -135,29 +131,29 @@ Describe 'Liveness first: the recorded hypervisor is checked before the state is
             $started | Should -HaveCount 1
             $started[0].Status | Should -Be 'Running'
             $started[0].Pid | Should -Not -Be $qemuPid
-            Test-TxProcessAlive -ProcessId $started[0].Pid | Should -BeTrue
+            Test-MyHvProcessAlive -ProcessId $started[0].Pid | Should -BeTrue
             (Get-MyVmStats -Name $vm -ErrorAction Stop).Status | Should -Be 'Running' -Because 'the new run answers on its own fresh API socket'
             Stop-MyVm -Name $vm -Force -ErrorAction Stop
-            @(Get-TxVmResidue -HomePath $vmHome -Name $vm) | Should -BeNullOrEmpty
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $vm) | Should -BeNullOrEmpty
         }
 
         It 'stale sockets and a pid file that no record mentions are swept before the next start' {
             $qemuPid = Start-RunningVm -Name $vm
-            Stop-TxProcess -ProcessId $qemuPid
+            Stop-MyHvProcess -ProcessId $qemuPid
             Set-StateLostTrack -Name $vm
             foreach ($stale in $paths.ApiSocket, $paths.ChannelSocket, $paths.PidFile) { $stale | Should -Exist -Because 'precondition: stale runtime files' }
             (Get-MyVm -Name $vm -ErrorAction Stop).Status | Should -Be 'Stopped'
 
             $out = @(Start-MyVm -Name $vm -PassThru -Verbose -ErrorAction Stop 4>&1)
 
-            $verbose = Get-TxVerboseLine -Output $out
+            $verbose = Get-MyHvVerboseLine -Output $out
             $verbose | Should -Contain "Removing stale runtime folder $($paths.RunDir)"
             $started = @($out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })
             $started[0].Status | Should -Be 'Running'
             $started[0].Pid | Should -Not -Be $qemuPid
             (Get-MyVmStats -Name $vm -ErrorAction Stop).Status | Should -Be 'Running'
             Stop-MyVm -Name $vm -Force -ErrorAction Stop
-            @(Get-TxVmResidue -HomePath $vmHome -Name $vm) | Should -BeNullOrEmpty
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $vm) | Should -BeNullOrEmpty
         }
     }
 
@@ -172,7 +168,7 @@ Describe 'Liveness first: the recorded hypervisor is checked before the state is
             Stop-MyVm -Name $vm -Force -ErrorAction Stop
             $sleep = Start-UnrelatedProcess
             try {
-                $ticks = Get-TxStartTicks -ProcessId $sleep.Id
+                $ticks = Get-MyHvProcessStartTicks -ProcessId $sleep.Id
                 $runningState.status | Should -Be 'Running' -Because 'precondition: the captured record is a Running one'
                 $runningState.hypervisor.pid = $sleep.Id
                 $runningState.hypervisor.startTicks = if ($WrongTicks) { $ticks + 4242 } else { $ticks }
@@ -184,17 +180,17 @@ Describe 'Liveness first: the recorded hypervisor is checked before the state is
                 $info.Status | Should -Not -Be 'Running'
                 "$($info.Status)" | Should -BeIn @('Stopped', 'Failed')
                 $info.Pid | Should -BeNullOrEmpty
-                Test-TxProcessAlive -ProcessId $sleep.Id | Should -BeTrue -Because 'an unrelated process is never taken for the VM'
+                Test-MyHvProcessAlive -ProcessId $sleep.Id | Should -BeTrue -Because 'an unrelated process is never taken for the VM'
                 Assert-NotRunningErrorRecord -Name $vm
                 Stop-MyVm -Name $vm -Force -ErrorAction Stop
                 Start-MyVm -Name $vm -ErrorAction Stop
                 (Get-MyVm -Name $vm -ErrorAction Stop).Pid | Should -Not -Be $sleep.Id
                 Stop-MyVm -Name $vm -Force -ErrorAction Stop
 
-                Test-TxProcessAlive -ProcessId $sleep.Id | Should -BeTrue -Because 'no command signalled the unrelated process'
-                Get-TxStartTicks -ProcessId $sleep.Id | Should -Be $ticks -Because 'it is the very same process'
+                Test-MyHvProcessAlive -ProcessId $sleep.Id | Should -BeTrue -Because 'no command signalled the unrelated process'
+                Get-MyHvProcessStartTicks -ProcessId $sleep.Id | Should -Be $ticks -Because 'it is the very same process'
                 $sleep.HasExited | Should -BeFalse
-                @(Get-TxVmResidue -HomePath $vmHome -Name $vm) | Should -BeNullOrEmpty
+                @(Get-MyHvVmResidue -HomePath $vmHome -Name $vm) | Should -BeNullOrEmpty
             }
             finally {
                 if (-not $sleep.HasExited) { $sleep.Kill() }
@@ -208,94 +204,92 @@ Describe 'Liveness first: the recorded hypervisor is checked before the state is
         It 'QMP quit sent straight to the API socket: Get-MyVm says Stopped (not Failed), and Start-MyVm works' {
             $qemuPid = Start-RunningVm -Name $vm
 
-            $reply = Send-TxQmp -Socket $paths.ApiSocket -Command 'quit'
+            $reply = Invoke-MyHvQmp -Socket $paths.ApiSocket -Command 'quit' -Raw
             if ($null -ne $reply) { $reply | Should -Match '"return"' }
-            Wait-TxCondition -TimeoutSeconds 60 -Because 'QEMU to quit' -Condition { -not (Test-TxProcessAlive -ProcessId $qemuPid) }.GetNewClosure()
+            Wait-MyHvCondition -TimeoutSeconds 60 -Because 'QEMU to quit' -Condition { -not (Test-MyHvProcessAlive -ProcessId $qemuPid) }.GetNewClosure()
             $paths.PidFile | Should -Not -Exist -Because 'a QEMU that quits cleanly removes its own pid file'
 
             $info = Get-MyVm -Name $vm -ErrorAction Stop
             $info.Status | Should -Be 'Stopped'
             $info.Pid | Should -BeNullOrEmpty
             "$($info.StopMethod)" | Should -Be 'AlreadyExited'
-            @(Get-TxVmResidue -HomePath $vmHome -Name $vm) | Should -BeNullOrEmpty
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $vm) | Should -BeNullOrEmpty
             Assert-NotRunningErrorRecord -Name $vm
-            Assert-TxPlainStartWorks -HomePath $vmHome -Name $vm
+            Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $vm
         }
 
         It 'the guest powers off (ACPI power button pressed over QMP by the test): Get-MyVm says Stopped, and Start-MyVm works' {
             $qemuPid = Start-RunningVm -Name $vm
             Wait-ConsoleText -Name $vm -Pattern 'myhv-guest: ready'
 
-            $reply = Send-TxQmp -Socket $paths.ApiSocket -Command 'system_powerdown'
+            $reply = Invoke-MyHvQmp -Socket $paths.ApiSocket -Command 'system_powerdown' -Raw
             $reply | Should -Match '"return"'
-            Wait-TxCondition -TimeoutSeconds $bootTimeout -Because 'the guest to power off' -Condition { -not (Test-TxProcessAlive -ProcessId $qemuPid) }.GetNewClosure()
+            Wait-MyHvCondition -TimeoutSeconds $bootTimeout -Because 'the guest to power off' -Condition { -not (Test-MyHvProcessAlive -ProcessId $qemuPid) }.GetNewClosure()
 
             $info = Get-MyVm -Name $vm -ErrorAction Stop
             $info.Status | Should -Be 'Stopped'
             "$($info.StopMethod)" | Should -Be 'AlreadyExited'
             $info.StatusReason | Should -Match 'powered off|exited'
-            @(Get-TxVmResidue -HomePath $vmHome -Name $vm) | Should -BeNullOrEmpty
-            Assert-TxPlainStartWorks -HomePath $vmHome -Name $vm
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $vm) | Should -BeNullOrEmpty
+            Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $vm
         }
     }
 
     Context 'a VM with a volume (virtiofsd)' {
         BeforeAll {
             $script:volVm = 'lvvol'
-            $script:volPaths = Get-TxVmPath -HomePath $vmHome -Name $volVm
+            $script:volPaths = Get-MyHvVmPath -HomePath $vmHome -Name $volVm
             $script:share = Join-Path $vmHome 'share'
             $null = New-Item -ItemType Directory -Path $share -Force
-            $null = New-MyVm -Name $volVm -Volume @{ Path = $share; Tag = 'data' } -ErrorAction Stop
-            Start-MyVm -Name $volVm -ErrorAction Stop
-            Stop-MyVm -Name $volVm -Force -ErrorAction Stop
+            $null = New-MyHvTestVm -Name $volVm -Parameters @{ Volume = @{ Path = $share; Tag = 'data' } } -RanOnce   # its overlay holds data from an earlier run
         }
 
         It 'kill -9 of QEMU: VmNotRunning, Failed, and no virtiofsd, socket or lock file is left; Start-MyVm works' {
             $qemuPid = Start-RunningVm -Name $volVm
-            @(Get-TxProcess -Needle $volPaths.Marker | Where-Object Program -EQ 'virtiofsd') | Should -Not -BeNullOrEmpty -Because 'precondition: virtiofsd serves the volume'
-            @(Get-TxVirtiofsdLockFile -HomePath $vmHome) | Should -Not -BeNullOrEmpty
+            @(Get-MyHvProcess -Needle $volPaths.Marker | Where-Object Program -EQ 'virtiofsd') | Should -Not -BeNullOrEmpty -Because 'precondition: virtiofsd serves the volume'
+            @(Get-MyHvVirtiofsdLockFile -HomePath $vmHome) | Should -Not -BeNullOrEmpty
 
-            Stop-TxProcess -ProcessId $qemuPid
+            Stop-MyHvProcess -ProcessId $qemuPid
 
             Assert-NotRunningErrorRecord -Name $volVm
             (Get-MyVm -Name $volVm -ErrorAction Stop).Status | Should -Be 'Failed'
-            @(Get-TxProcess -Needle $vmHome | Where-Object Program -EQ 'virtiofsd') | Should -BeNullOrEmpty
-            @(Get-TxVirtiofsdLockFile -HomePath $vmHome) | Should -BeNullOrEmpty
-            @(Get-TxVmResidue -HomePath $vmHome -Name $volVm) | Should -BeNullOrEmpty
-            Assert-TxPlainStartWorks -HomePath $vmHome -Name $volVm
+            @(Get-MyHvProcess -Needle $vmHome | Where-Object Program -EQ 'virtiofsd') | Should -BeNullOrEmpty
+            @(Get-MyHvVirtiofsdLockFile -HomePath $vmHome) | Should -BeNullOrEmpty
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $volVm) | Should -BeNullOrEmpty
+            Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $volVm
         }
 
         It 'a dead run''s virtiofsd socket and /run/virtiofsd lock file that no record mentions are swept before the next start' {
             $qemuPid = Start-RunningVm -Name $volVm
-            $helpers = @(Get-TxProcess -Needle $volPaths.Marker | Where-Object Program -EQ 'virtiofsd')
+            $helpers = @(Get-MyHvProcess -Needle $volPaths.Marker | Where-Object Program -EQ 'virtiofsd')
             $helpers | Should -Not -BeNullOrEmpty -Because 'precondition: virtiofsd serves the volume'
-            foreach ($helper in $helpers) { Stop-TxProcess -ProcessId $helper.Pid }   # SIGKILL: it cannot clean up
-            Stop-TxProcess -ProcessId $qemuPid
+            foreach ($helper in $helpers) { Stop-MyHvProcess -ProcessId $helper.Pid }   # SIGKILL: it cannot clean up
+            Stop-MyHvProcess -ProcessId $qemuPid
             Set-StateLostTrack -Name $volVm
-            $locks = @(Get-TxVirtiofsdLockFile -HomePath $vmHome)
+            $locks = @(Get-MyHvVirtiofsdLockFile -HomePath $vmHome)
             $locks | Should -Not -BeNullOrEmpty -Because 'precondition: the killed virtiofsd left its lock file'
             Join-Path $volPaths.RunDir 'fs-data.sock' | Should -Exist -Because 'precondition: the killed virtiofsd left its socket'
 
             $out = @(Start-MyVm -Name $volVm -PassThru -Verbose -ErrorAction Stop 4>&1)
 
-            $verbose = Get-TxVerboseLine -Output $out
+            $verbose = Get-MyHvVerboseLine -Output $out
             foreach ($lock in $locks) { $verbose | Should -Contain "Removing stale helper lock file $lock" }
             $verbose | Should -Contain "Removing stale runtime folder $($volPaths.RunDir)"
             @($out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })[0].Status | Should -Be 'Running'
-            $fresh = @(Get-TxProcess -Needle $volPaths.Marker | Where-Object Program -EQ 'virtiofsd')
+            $fresh = @(Get-MyHvProcess -Needle $volPaths.Marker | Where-Object Program -EQ 'virtiofsd')
             $fresh | Should -Not -BeNullOrEmpty
             @($fresh.Pid | Where-Object { $_ -in $helpers.Pid }) | Should -BeNullOrEmpty
             Stop-MyVm -Name $volVm -Force -ErrorAction Stop
-            @(Get-TxVmResidue -HomePath $vmHome -Name $volVm) | Should -BeNullOrEmpty
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $volVm) | Should -BeNullOrEmpty
         }
 
         It 'Repair-MyVm removes a dead run''s virtiofsd lock file and runtime folder that no record mentions' {
             $qemuPid = Start-RunningVm -Name $volVm
-            $helpers = @(Get-TxProcess -Needle $volPaths.Marker | Where-Object Program -EQ 'virtiofsd')
-            foreach ($helper in $helpers) { Stop-TxProcess -ProcessId $helper.Pid }
-            Stop-TxProcess -ProcessId $qemuPid
+            $helpers = @(Get-MyHvProcess -Needle $volPaths.Marker | Where-Object Program -EQ 'virtiofsd')
+            foreach ($helper in $helpers) { Stop-MyHvProcess -ProcessId $helper.Pid }
+            Stop-MyHvProcess -ProcessId $qemuPid
             Set-StateLostTrack -Name $volVm
-            $locks = @(Get-TxVirtiofsdLockFile -HomePath $vmHome)
+            $locks = @(Get-MyHvVirtiofsdLockFile -HomePath $vmHome)
             $locks | Should -Not -BeNullOrEmpty -Because 'precondition: the killed virtiofsd left its lock file'
 
             $repair = Repair-MyVm -Name $volVm -ErrorAction Stop
@@ -304,26 +298,26 @@ Describe 'Liveness first: the recorded hypervisor is checked before the state is
             $repair.Removed | Should -Contain "directory $($volPaths.RunDir)"
             @($repair.Leftovers) | Should -BeNullOrEmpty
             $repair.Clean | Should -BeTrue
-            @(Get-TxVmResidue -HomePath $vmHome -Name $volVm) | Should -BeNullOrEmpty
-            Assert-TxPlainStartWorks -HomePath $vmHome -Name $volVm
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $volVm) | Should -BeNullOrEmpty
+            Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $volVm
         }
 
         It 'kill -9 of its virtiofsd: Get-MyVm reports the dead helper; Stop-MyVm leaves no virtiofsd, socket or lock file; Start-MyVm works' {
             $null = Start-RunningVm -Name $volVm
-            $helpers = @(Get-TxProcess -Needle $volPaths.Marker | Where-Object Program -EQ 'virtiofsd')
+            $helpers = @(Get-MyHvProcess -Needle $volPaths.Marker | Where-Object Program -EQ 'virtiofsd')
             $helpers | Should -Not -BeNullOrEmpty -Because 'precondition: virtiofsd serves the volume'
 
-            foreach ($helper in $helpers) { Stop-TxProcess -ProcessId $helper.Pid }
-            @(Get-TxVirtiofsdLockFile -HomePath $vmHome) | Should -Not -BeNullOrEmpty -Because 'SIGKILL leaves virtiofsd''s lock file behind'
+            foreach ($helper in $helpers) { Stop-MyHvProcess -ProcessId $helper.Pid }
+            @(Get-MyHvVirtiofsdLockFile -HomePath $vmHome) | Should -Not -BeNullOrEmpty -Because 'SIGKILL leaves virtiofsd''s lock file behind'
 
             $info = Get-MyVm -Name $volVm -ErrorAction Stop
             @($info.Problems | Where-Object { $_ -match 'virtiofsd' -and $_ -match 'not running' }) | Should -Not -BeNullOrEmpty -Because 'Get-MyVm says the helper died'
             Stop-MyVm -Name $volVm -Force -ErrorAction Stop
             (Get-MyVm -Name $volVm -ErrorAction Stop).Status | Should -Be 'Stopped'
-            @(Get-TxProcess -Needle $vmHome | Where-Object Program -EQ 'virtiofsd') | Should -BeNullOrEmpty
-            @(Get-TxVirtiofsdLockFile -HomePath $vmHome) | Should -BeNullOrEmpty
-            @(Get-TxVmResidue -HomePath $vmHome -Name $volVm) | Should -BeNullOrEmpty
-            Assert-TxPlainStartWorks -HomePath $vmHome -Name $volVm
+            @(Get-MyHvProcess -Needle $vmHome | Where-Object Program -EQ 'virtiofsd') | Should -BeNullOrEmpty
+            @(Get-MyHvVirtiofsdLockFile -HomePath $vmHome) | Should -BeNullOrEmpty
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $volVm) | Should -BeNullOrEmpty
+            Assert-MyHvPlainStartWorks -HomePath $vmHome -Name $volVm
         }
     }
 }

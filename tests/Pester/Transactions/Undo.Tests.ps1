@@ -7,8 +7,7 @@
 # a recorded pid that now belongs to another process is never signalled.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'TransactionSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule   # loads out/MyHypervisor/MyHypervisor.Core.dll
     $script:root = New-MyHvTestHome
     $script:bootId = [System.IO.File]::ReadAllText('/proc/sys/kernel/random/boot_id').Trim()
@@ -46,7 +45,7 @@ BeforeAll {
         $p = [System.Diagnostics.Process]::Start($info)
         $started.Add($p)
         # Wait until bash has exec'd the program (the pid's executable changes from bash).
-        Wait-TxCondition -TimeoutSeconds 30 -Because "pid $($p.Id) to exec $Program" -Condition {
+        Wait-MyHvCondition -TimeoutSeconds 30 -Because "pid $($p.Id) to exec $Program" -Condition {
             try { [System.IO.Path]::GetFileName((Get-Item -LiteralPath "/proc/$($p.Id)/exe" -Force).Target) -eq $Program } catch { $false }
         }.GetNewClosure()
         $p
@@ -151,7 +150,7 @@ Describe 'The artifact ledger (Core, no VM)' {
         $first = [MyHypervisor.Core.Ledger.ArtifactUndo]::UndoAll($records, $null)
 
         Get-Outcome $first | Should -Be @('7:Removed', '6:Removed', '5:Removed', '4:AlreadyGone', '3:Removed', '2:Removed', '1:Removed')
-        Test-TxProcessAlive -ProcessId $sleep.Id | Should -BeFalse
+        Test-MyHvProcessAlive -ProcessId $sleep.Id | Should -BeFalse
         Get-Content -Raw -LiteralPath $state | Should -Be $previous -Because 'the committed state is written back'
         $snapshot = @(Get-ChildItem -LiteralPath $dir -Recurse -Force | ForEach-Object { "$($_.FullName) $($_.Length) $($_.LastWriteTimeUtc.Ticks)" })
 
@@ -281,7 +280,7 @@ Describe 'The artifact ledger (Core, no VM)' {
         $read | Should -HaveCount 1
         $read[0].Process.Pid | Should -Be $sleep.Id
         "$([MyHypervisor.Core.Ledger.ArtifactUndo]::Undo($read[0]).Result)" | Should -Be 'Removed'
-        Test-TxProcessAlive -ProcessId $sleep.Id | Should -BeFalse
+        Test-MyHvProcessAlive -ProcessId $sleep.Id | Should -BeFalse
     }
 
     It 'a Process record whose pid was never recorded is found by its marker (command line) and ended; other programs with the marker and processes without it are not' {
@@ -303,9 +302,9 @@ Describe 'The artifact ledger (Core, no VM)' {
         $report = [MyHypervisor.Core.Ledger.ArtifactUndo]::UndoAll($records, $null)
 
         Get-Outcome $report | Should -Be @('1:Removed')
-        Test-TxProcessAlive -ProcessId $helper.Id | Should -BeFalse
-        Test-TxProcessAlive -ProcessId $otherProgram.Id | Should -BeTrue -Because 'the marker only matches the recorded program'
-        Test-TxProcessAlive -ProcessId $unmarked.Id | Should -BeTrue
+        Test-MyHvProcessAlive -ProcessId $helper.Id | Should -BeFalse
+        Test-MyHvProcessAlive -ProcessId $otherProgram.Id | Should -BeTrue -Because 'the marker only matches the recorded program'
+        Test-MyHvProcessAlive -ProcessId $unmarked.Id | Should -BeTrue
         Get-Outcome ([MyHypervisor.Core.Ledger.ArtifactUndo]::UndoAll($records, $null)) | Should -Be @('1:AlreadyGone')
     }
 
@@ -326,7 +325,7 @@ Describe 'The artifact ledger (Core, no VM)' {
             if ($candidate -and [System.IO.Path]::GetFileName($candidate.Executable) -like 'python*') { $identity = $candidate } else { Start-Sleep -Milliseconds 20 }
         }
         $identity | Should -Not -BeNullOrEmpty -Because 'precondition: python3 started'
-        Wait-TxCondition -TimeoutSeconds 30 -Because 'the leader thread to exit' -Condition {
+        Wait-MyHvCondition -TimeoutSeconds 30 -Because 'the leader thread to exit' -Condition {
             $stat = [System.IO.File]::ReadAllText("/proc/$($p.Id)/stat")
             $stat.Substring($stat.LastIndexOf(')') + 2, 1) -eq 'Z'
         }.GetNewClosure()
@@ -336,7 +335,7 @@ Describe 'The artifact ledger (Core, no VM)' {
         $record = New-Record @{ Seq = 1; Kind = 'Process'; Step = 'x'; Program = $identity.Executable; Process = $identity }
         "$([MyHypervisor.Core.Ledger.ArtifactUndo]::Undo($record).Result)" | Should -Be 'Removed'
         [MyHypervisor.Core.Processes.ProcessLiveness]::IsAlive($identity) | Should -BeFalse
-        Test-TxProcessAlive -ProcessId $p.Id | Should -BeFalse
+        Test-MyHvProcessAlive -ProcessId $p.Id | Should -BeFalse
     }
 
     It 'a Process record whose pid now belongs to another process (<Case>) is not signalled' -ForEach @(
@@ -345,20 +344,20 @@ Describe 'The artifact ledger (Core, no VM)' {
         @{ Case = 'another executable'; TickDelta = 0; Boot = 'same'; Exe = '/usr/bin/qemu-system-x86_64' }
     ) {
         $sleep = Start-TestProcess
-        $ticks = Get-TxStartTicks -ProcessId $sleep.Id
+        $ticks = Get-MyHvProcessStartTicks -ProcessId $sleep.Id
         $boot = if ($Boot -eq 'same') { $bootId } else { [guid]::NewGuid().ToString() }
         $identity = [MyHypervisor.Core.Processes.ProcessIdentity]::new($sleep.Id, [uint64] ($ticks + $TickDelta), $boot, $Exe)
         $record = New-Record @{ Seq = 1; Kind = 'Process'; Step = 'hypervisor-launch'; Program = $Exe; Process = $identity }
 
         "$([MyHypervisor.Core.Ledger.ArtifactUndo]::Undo($record).Result)" | Should -Be 'AlreadyGone'
         Start-Sleep -Milliseconds 200
-        Test-TxProcessAlive -ProcessId $sleep.Id | Should -BeTrue
-        Get-TxStartTicks -ProcessId $sleep.Id | Should -Be $ticks
+        Test-MyHvProcessAlive -ProcessId $sleep.Id | Should -BeTrue
+        Get-MyHvProcessStartTicks -ProcessId $sleep.Id | Should -Be $ticks
         $sleep.HasExited | Should -BeFalse
 
         # Control: the true identity of the same process is ended by the same undo.
         $true_ = New-Record @{ Seq = 1; Kind = 'Process'; Step = 'hypervisor-launch'; Program = '/usr/bin/sleep'; Process = (Get-Identity $sleep.Id) }
         "$([MyHypervisor.Core.Ledger.ArtifactUndo]::Undo($true_).Result)" | Should -Be 'Removed'
-        Test-TxProcessAlive -ProcessId $sleep.Id | Should -BeFalse
+        Test-MyHvProcessAlive -ProcessId $sleep.Id | Should -BeFalse
     }
 }

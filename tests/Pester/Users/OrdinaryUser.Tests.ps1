@@ -15,12 +15,8 @@ census of the user's state folder is unchanged); and Test-MyVmHost's answers for
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Network/Issue5Helpers.psm1') -Force
-    . (Join-Path $PSScriptRoot '../Lifecycle/LifecycleSupport.ps1')
-    $null = Import-MyHvTestModule
-    $script:rootHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:rootHome = Initialize-MyHvTestSuite
     $script:userName = $null
     if ((& id -u) -ne '0') { throw 'This suite creates a user account: run it as root.' }
 
@@ -42,7 +38,7 @@ BeforeAll {
     $null = New-Item -ItemType Directory -Path $tools
     Copy-Item -LiteralPath $PSHOME -Destination (Join-Path $tools 'pwsh') -Recurse
     Copy-Item -LiteralPath (Join-Path (Get-MyHvRepoRoot) 'out/MyHypervisor') -Destination (Join-Path $tools 'module') -Recurse
-    Copy-Item -LiteralPath (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Destination $tools
+    Copy-Item -LiteralPath (Join-Path $PSScriptRoot '../Support') -Destination (Join-Path $tools 'Support') -Recurse
     $tinyFolder = [MyHypervisor.Core.Images.ImageCatalog]::new([MyHypervisor.Core.Configuration.MyHvPaths]::FromEnvironment()).Resolve('tiny').Folder
     $images = Join-Path $script:userHome '.local/share/myhypervisor/images'
     $null = New-Item -ItemType Directory -Path $images -Force
@@ -57,7 +53,7 @@ BeforeAll {
         LaunchPrefix    = @($dotnet, (Join-Path $tools 'pwsh/pwsh.dll'))
         ScriptDirectory = $tools
         ModuleManifest  = Join-Path $tools 'module/MyHypervisor.psd1'
-        HelpersPath     = Join-Path $tools 'TestHelpers.psm1'
+        KitPath         = Join-Path $tools 'Support/MyHvTestKit.psm1'
     }
 
     # Runs $Body as the user, with a login-like environment: its HOME, no MYHV_HOME (the default
@@ -154,8 +150,7 @@ $r.VmDir = Test-Path -LiteralPath ~/.local/state/myhypervisor/vms/u1
     }
 
     It 'ran to the end as the user (no error)' {
-        $script:lr | Should -Not -BeNullOrEmpty -Because $script:life.Text
-        $script:lr.PSObject.Properties.Name | Should -Not -Contain 'Error' -Because $script:life.Text
+        Assert-MyHvChildRan -Run $script:life
     }
 
     It 'defines, starts and waits for the guest; QEMU runs as the user, under TCG (no access to /dev/kvm)' {
@@ -228,8 +223,7 @@ Try-It HandBridge { Start-MyVm -Name hb -ErrorAction Stop }
     }
 
     It 'ran every case' {
-        $script:er | Should -Not -BeNullOrEmpty -Because $script:errs.Text
-        $script:er.PSObject.Properties.Name | Should -Not -Contain 'Error' -Because $script:errs.Text
+        Assert-MyHvChildRan -Run $script:errs
     }
 
     It 'gives the contract id <Id> for <Key>' -TestCases @(
@@ -289,8 +283,7 @@ foreach ($point in 'storage', 'runtime-dir', 'guest-channel', 'hypervisor-launch
     }
 
     It 'ran every point' {
-        $script:fr | Should -Not -BeNullOrEmpty -Because $script:fp.Text
-        $script:fr.PSObject.Properties.Name | Should -Not -Contain 'Error' -Because $script:fp.Text
+        Assert-MyHvChildRan -Run $script:fp
     }
 
     It 'start.<Point>=error fails with VmStartFailed at that step, rolls everything back, and recommends <Advice>' -TestCases @(

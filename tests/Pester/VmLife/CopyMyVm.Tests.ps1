@@ -10,13 +10,8 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Transactions/TransactionSupport.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'VmLifeSupport.psm1') -Force
-    . (Join-Path $PSScriptRoot '../Lifecycle/LifecycleSupport.ps1')
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:vmHome = Initialize-MyHvTestSuite
     $script:bootTimeout = 180
 
     function Get-BootCount([string] $Name) {
@@ -36,10 +31,7 @@ BeforeAll {
 }
 
 AfterAll {
-    if (Get-Command -Name Get-MyVm -ErrorAction Ignore) {
-        Get-MyVm -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false -ErrorAction Continue
-    }
-    Assert-MyHvNoLeftovers -Home $script:vmHome
+    Complete-MyHvTestSuite -HomePath $script:vmHome
 }
 
 Describe 'Copy-MyVm of a real guest' {
@@ -142,7 +134,7 @@ Describe 'Copy-MyVm fail points' {
                 $err[0].Exception.Message | Should -BeLike "*failed at step '$Step'*fail point 'clone.$Step'*"
             }
             else {
-                $run = Invoke-TxChild -ScriptBlock { Copy-MyVm -Name 'src' -NewName 'fp' -Linked; 'not killed' } `
+                $run = Invoke-MyHvChild -ScriptBlock { Copy-MyVm -Name 'src' -NewName 'fp' -Linked; 'not killed' } `
                     -Environment @{ MYHV_HOME = $vmHome; MYHV_FAILPOINTS = "clone.$Step=kill"; MYHV_ACCEL = 'tcg' }
                 $run.ExitCode | Should -Be 137 -Because "the fail point kills the process (output: $($run.Output -join ' | '))"
                 $run.Result | Should -BeNullOrEmpty

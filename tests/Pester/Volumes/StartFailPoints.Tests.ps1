@@ -20,11 +20,8 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Network/Issue5Helpers.psm1') -Force
-    Import-MyHvTestModule | Out-Null
-    $script:testHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:testHome = Initialize-MyHvTestSuite
     $env:MYHV_FAILPOINTS = $null
 
     $script:share = New-MyHvTestDir -Prefix 'mhS'
@@ -58,8 +55,7 @@ BeforeAll {
 
 AfterAll {
     $env:MYHV_FAILPOINTS = $null
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
     if ($script:share) { Remove-Item -LiteralPath $script:share -Recurse -Force -ErrorAction SilentlyContinue }
 }
 

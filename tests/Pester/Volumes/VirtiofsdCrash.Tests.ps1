@@ -6,24 +6,12 @@ The tests run in order and share one VM.
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Network/Issue5Helpers.psm1') -Force
-    Import-MyHvTestModule | Out-Null
-    $script:testHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:testHome = Initialize-MyHvTestSuite
 
     $script:share = New-MyHvTestDir -Prefix 'mhS'
     $script:socket = Join-Path $script:testHome 'run/crash/fs-data.sock'
     New-MyVm -Name 'crash' -Network None -Volume @{ Path = $script:share; Tag = 'data' } | Out-Null
-
-    function Wait-Until([scriptblock] $Condition, [int] $Seconds = 15) {
-        $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
-        while ([DateTime]::UtcNow -lt $deadline) {
-            if (& $Condition) { return $true }
-            Start-Sleep -Milliseconds 100
-        }
-        [bool] (& $Condition)
-    }
 
     function Assert-NoVirtiofsdLeft {
         @(Get-MyHvVirtiofsd -SocketPath $script:socket) | Should -BeNullOrEmpty
@@ -35,8 +23,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
     if ($script:share) { Remove-Item -LiteralPath $script:share -Recurse -Force -ErrorAction SilentlyContinue }
 }
 
@@ -51,7 +38,7 @@ Describe 'A virtiofsd killed while its VM runs' {
         $script:killedPid = $top[0].Pid
 
         & kill -9 $script:killedPid
-        Wait-Until { @(Get-MyHvVirtiofsd -SocketPath $script:socket).Count -eq 0 } | Should -BeTrue -Because 'the killed daemon (and its sandbox child) is gone'
+        Test-MyHvEventually -TimeoutSeconds 15 { @(Get-MyHvVirtiofsd -SocketPath $script:socket).Count -eq 0 } | Should -BeTrue -Because 'the killed daemon (and its sandbox child) is gone'
 
         $vm = Get-MyVm -Name 'crash'
         $vm.Status | Should -Be 'Running'
@@ -100,20 +87,16 @@ Describe 'QEMU killed while it has volumes' {
         @(Get-MyHvVirtiofsd -SocketPath $script:socket).Count | Should -BeGreaterThan 0
         @(Get-MyHvVirtiofsdLockFile -Home $script:testHome).Count | Should -Be 1
 
-        & kill -9 $vm.Pid
-        Wait-Until { -not (Test-Path -LiteralPath "/proc/$($vm.Pid)/exe") -or (Get-Content "/proc/$($vm.Pid)/stat" -ErrorAction SilentlyContinue) -match '\) Z ' } |
-            Should -BeTrue
+        Stop-MyHvProcess -ProcessId $vm.Pid -TimeoutSeconds 15   # SIGKILL, and QEMU is gone once no thread of it is left
 
         $err = $null
         try { Get-MyVmStats -Name 'crash' -ErrorAction Stop | Out-Null } catch { $err = $_ }
         $err | Should -Not -BeNullOrEmpty
         $err.FullyQualifiedErrorId | Should -BeLike 'VmNotRunning*'
 
-        $after = Get-MyVm -Name 'crash'
-        $after.Status | Should -Be 'Failed'
-        $after.StatusReason | Should -Match 'died unexpectedly'
+        $null = Assert-MyHvVmDied -Name 'crash'
         # virtiofsd exits when QEMU disconnects, and the teardown ends it otherwise; either way it is gone.
-        Wait-Until { @(Get-MyHvVirtiofsd -SocketPath $script:socket).Count -eq 0 } | Should -BeTrue
+        Test-MyHvEventually -TimeoutSeconds 15 { @(Get-MyHvVirtiofsd -SocketPath $script:socket).Count -eq 0 } | Should -BeTrue
         Assert-NoVirtiofsdLeft
     }
 

@@ -10,11 +10,8 @@ deletes through a mount, and that the user's shared folder is intact after all o
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Network/Issue5Helpers.psm1') -Force
-    Import-MyHvTestModule | Out-Null
-    $script:testHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
+    $script:testHome = Initialize-MyHvTestSuite
 
     $script:shares = New-MyHvTestDir -Prefix 'mhS'
     $script:rwDir = Join-Path $script:shares 'rw'
@@ -65,14 +62,6 @@ if echo x > refused2.txt; then echo ro-write-after-remount-succeeded; else echo 
         [int] $stat.Substring($stat.LastIndexOf(')') + 2).Split(' ')[3]
     }
 
-    function Wait-Until([scriptblock] $Condition, [int] $Seconds = 30) {
-        $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
-        while ([DateTime]::UtcNow -lt $deadline) {
-            if (& $Condition) { return $true }
-            Start-Sleep -Milliseconds 100
-        }
-        [bool] (& $Condition)
-    }
 
     $script:roManifest = Get-FolderManifest $script:roDir
     $script:roManifest.Count | Should -Be 3
@@ -110,8 +99,7 @@ if echo x > refused2.txt; then echo ro-write-after-remount-succeeded; else echo 
 }
 
 AfterAll {
-    Get-MyVm | Remove-MyVm -Force -Confirm:$false
-    Assert-MyHvNoLeftovers -Home $script:testHome
+    Complete-MyHvTestSuite -HomePath $script:testHome
     if ($script:shares) { Remove-Item -LiteralPath $script:shares -Recurse -Force -ErrorAction SilentlyContinue }
 }
 
@@ -225,15 +213,10 @@ Describe 'The read-only bind mount of a read-only volume' {
         $vm.Status | Should -Be 'Running'
         (Get-RoMount).Count | Should -Be 1
 
-        & kill -9 $vm.Pid
-        # QEMU is gone once no thread of it is left (a SIGKILLed leader is a zombie while its other threads tear down).
-        Wait-Until { @(Get-ChildItem -LiteralPath "/proc/$($vm.Pid)/task" -ErrorAction SilentlyContinue).Count -eq 0 -or
-            ((Get-Content "/proc/$($vm.Pid)/stat" -ErrorAction SilentlyContinue) -match '\) Z ' -and @(Get-ChildItem -LiteralPath "/proc/$($vm.Pid)/task" -ErrorAction SilentlyContinue).Count -le 1) } |
-            Should -BeTrue
-        $after = Get-MyVm -Name 'vols'
-        $after.Status | Should -Be 'Failed'
-        $after.StatusReason | Should -Match 'died unexpectedly'
-        Wait-Until { @(Get-MyHvVirtiofsd -SocketPath $script:roSocket).Count -eq 0 } | Should -BeTrue
+        # SIGKILL; QEMU is gone once no thread of it is left (a SIGKILLed leader is a zombie while its other threads tear down).
+        Stop-MyHvProcess -ProcessId $vm.Pid -TimeoutSeconds 30
+        $null = Assert-MyHvVmDied -Name 'vols'
+        Test-MyHvEventually -TimeoutSeconds 30 { @(Get-MyHvVirtiofsd -SocketPath $script:roSocket).Count -eq 0 } | Should -BeTrue
         Assert-RunGone
     }
 

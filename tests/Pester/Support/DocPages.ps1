@@ -1,25 +1,20 @@
-<#
-Helpers for the help suites (Help.Tests.ps1, Examples.Tests.ps1):
+# Part of MyHvTestKit.psm1: for the help suites (Help.Tests.ps1, Examples.Tests.ps1).
+# - Read-MyHvDocPage: an independent reader of docs/cmdlets/*.md (PlatyPS v1) built on Markdig
+#   (the version Directory.Packages.props pins, from the NuGet cache), so the docs are checked
+#   by something other than the converter that ships them.
+# - Get-MyHvDocDrift: what a cmdlet page says that the cmdlet's real metadata (Get-Command,
+#   the parameter attributes, the cmdlet class's defaults, [OutputType]) contradicts.
+# - Get-MyHvDocExample: every ```powershell block of the docs, with the heading it sits under.
 
-- Read-MyHvDocPage: an independent reader of docs/cmdlets/*.md (PlatyPS v1) built on Markdig
-  (the version Directory.Packages.props pins, from the NuGet cache), so the docs are checked
-  by something other than the converter that ships them.
-- Get-MyHvDocDrift: what a cmdlet page says that the cmdlet's real metadata (Get-Command,
-  the parameter attributes, the cmdlet class's defaults, [OutputType]) contradicts.
-- Get-MyHvDocExample: every ```powershell block of the docs, with the heading it sits under.
-#>
 
-Set-StrictMode -Version 3.0
-
-$script:Pipeline = $null
-$script:RepoRoot = Split-Path -Parent (Split-Path -Parent (Split-Path -Parent $PSScriptRoot))
+$script:MarkdigPipeline = $null
 $script:CommonParameters = [System.Management.Automation.PSCmdlet]::CommonParameters
 
 function Get-MyHvDocsFolder {
     [CmdletBinding()]
     [OutputType([string])]
     param()
-    Join-Path $script:RepoRoot 'docs/cmdlets'
+    Join-Path (Get-MyHvRepoRoot) 'docs/cmdlets'
 }
 
 function Initialize-MyHvMarkdig {
@@ -31,8 +26,8 @@ function Initialize-MyHvMarkdig {
     #>
     [CmdletBinding()]
     param()
-    if ($script:Pipeline) { return }
-    [xml] $props = Get-Content -Raw (Join-Path $script:RepoRoot 'Directory.Packages.props')
+    if ($script:MarkdigPipeline) { return }
+    [xml] $props = Get-Content -Raw (Join-Path (Get-MyHvRepoRoot) 'Directory.Packages.props')
     $version = @($props.Project.ItemGroup.PackageVersion | Where-Object Include -EQ 'Markdig')[0].Version
     $root = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages' }
     $candidates = @('net10.0', 'net8.0', 'netstandard2.1', 'netstandard2.0' | ForEach-Object { Join-Path $root "markdig/$version/lib/$_/Markdig.dll" })
@@ -41,7 +36,7 @@ function Initialize-MyHvMarkdig {
     $loaded = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Markdig' }
     if (-not $loaded) { Add-Type -LiteralPath $dll }
     $builder = [Markdig.MarkdownPipelineBuilder]::new()
-    $script:Pipeline = [Markdig.MarkdownExtensions]::UseYamlFrontMatter($builder).Build()
+    $script:MarkdigPipeline = [Markdig.MarkdownExtensions]::UseYamlFrontMatter($builder).Build()
 }
 
 function Get-SourceText {
@@ -90,7 +85,7 @@ function Read-MyHvDocPage {
     }
     $section = $null
     $item = $null
-    foreach ($block in [Markdig.Markdown]::Parse($Text, $script:Pipeline)) {
+    foreach ($block in [Markdig.Markdown]::Parse($Text, $script:MarkdigPipeline)) {
         $source = Get-SourceText -Text $Text -Block $block
         if ($block -is [Markdig.Extensions.Yaml.YamlFrontMatterBlock]) {
             $page.FrontMatter = ConvertFrom-MyHvYamlLine -Text $block.Lines.ToString()
@@ -158,7 +153,7 @@ function Get-MyHvDocExample {
     foreach ($file in Get-ChildItem -LiteralPath $Folder -Filter '*.md' | Sort-Object Name) {
         $text = Get-Content -Raw -LiteralPath $file.FullName
         $heading = $file.BaseName
-        foreach ($block in [Markdig.Markdown]::Parse($text, $script:Pipeline)) {
+        foreach ($block in [Markdig.Markdown]::Parse($text, $script:MarkdigPipeline)) {
             if ($block -is [Markdig.Syntax.HeadingBlock]) {
                 $heading = ((Get-SourceText -Text $text -Block $block) -replace '^\s*#+\s*', '').Trim()
             }
@@ -349,5 +344,3 @@ function Get-MyHvParameterDrift {
     foreach ($set in $realSetNames | Where-Object { $_ -notin $covered }) { "$n has no yaml block for parameter set '$set'" }
 }
 
-Export-ModuleMember -Function Get-MyHvDocsFolder, Initialize-MyHvMarkdig, Read-MyHvDocPage, Get-MyHvDocExample,
-    Get-MyHvParameterFact, Get-MyHvDocDrift

@@ -1,9 +1,10 @@
-# Tests of tests/Pester/TestHelpers.psm1, the helpers every suite uses: test homes, the in-suite
-# leak census, and prerequisites that skip on a laptop but fail under CI=true.
+# Tests of tests/Pester/Support/MyHvTestKit.psm1, the kit every suite uses: test homes, the in-suite
+# leak census, prerequisites that skip on a laptop but fail under CI=true (unless not installable
+# here), the one child-pwsh launcher, process probes and output capture.
 # (The skip half of Skip-UnlessPrerequisite is proven end to end by the Prerequisite fixture.)
 
 BeforeAll {
-    Import-Module (Join-Path (Split-Path -Parent $PSScriptRoot) 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'MyHvTestKit.psm1') -Force
     $script:SavedHome = $env:MYHV_HOME
     $script:SavedCI = $env:CI
     $script:Homes = [System.Collections.Generic.List[string]]::new()   # removed in AfterAll
@@ -29,7 +30,7 @@ Describe 'Get-MyHvRepoRoot' {
     It 'is the repository root' {
         $root = Get-MyHvRepoRoot
         Join-Path $root 'build.ps1' | Should -Exist
-        Join-Path $root 'tests/Pester/TestHelpers.psm1' | Should -Exist
+        Join-Path $root 'tests/Pester/Support/MyHvTestKit.psm1' | Should -Exist
     }
 }
 
@@ -109,6 +110,32 @@ Describe 'Skip-UnlessPrerequisite' {
         { Skip-UnlessPrerequisite -Name 'qemu-system-imaginary' -Condition { $false } } |
             Should -Throw -ErrorId 'PrerequisiteMissing*' -ExpectedMessage '*qemu-system-imaginary*'
     }
+
+    It '-NotInstallable skips even under CI=true, naming the prerequisite as not installable here (a Pester run in a child)' {
+        $run = Invoke-MyHvChild -Environment @{ CI = 'true'; MH_PESTER = (Get-Module -Name Pester).Path } -ScriptBlock {
+            Import-Module $env:MH_PESTER
+            $config = New-PesterConfiguration
+            $config.Run.Container = New-PesterContainer -Data @{ Kit = (Get-Module -Name MyHvTestKit).Path } -ScriptBlock {
+                param($Kit)
+                BeforeAll { Import-Module $Kit -Force }
+                Describe 'd' {
+                    It 'not installable' { Skip-UnlessPrerequisite -NotInstallable -Name 'cloud-hypervisor' -Condition $false; throw 'ran' }
+                    It 'missing' { Skip-UnlessPrerequisite -Name 'unobtainium' -Condition { $false }; throw 'ran' }
+                    It 'present' { Skip-UnlessPrerequisite -NotInstallable -Name 'here' -Condition $true; 1 | Should -Be 1 }
+                }
+            }
+            $config.Run.PassThru = $true
+            $config.Output.Verbosity = 'None'
+            $result = Invoke-Pester -Configuration $config
+            @($result.Tests | ForEach-Object { "$($_.Name)|$($_.Result)|$($_.ErrorRecord)" })
+        }
+        $run.ExitCode | Should -Be 0 -Because ($run.Output -join "`n")
+        $run.Result | Should -Be @(
+            'not installable|Skipped|is skipped, because not installable on this platform: cloud-hypervisor'
+            'missing|Failed|Prerequisite missing: unobtainium (CI=true, so a missing prerequisite fails the test instead of skipping it)'
+            'present|Passed|'
+        )
+    }
 }
 
 Describe 'Import-MyHvTestModule' {
@@ -167,5 +194,95 @@ Describe 'Start-MyHvPwsh / Wait-MyHvPwsh' {
         $process = Start-MyHvPwsh -Command 'Start-Sleep -Seconds 300'
         { Wait-MyHvPwsh -Process $process -TimeoutSeconds 2 } | Should -Throw '*did not finish within 2 s*'
         $process.HasExited | Should -BeTrue
+    }
+}
+
+Describe 'Invoke-MyHvChild (the one launcher)' {
+    It '-ScriptBlock: the built module and the kit are loaded, -Environment changes the environment, and what it returns is the Result' {
+        $env:MYHV_T_GONE = 'should-go'
+        try {
+            $run = Invoke-MyHvChild -Environment @{ MYHV_T_SET = 'set'; MYHV_T_GONE = $null } -ScriptBlock {
+                @{ Set = $env:MYHV_T_SET; Gone = "$env:MYHV_T_GONE"; Module = [bool] (Get-Command -Name Get-MyVm); Kit = [bool] (Get-Command -Name Get-MyHvVmPath); Cwd = (Get-Location).Path }
+            }
+        }
+        finally { Remove-Item Env:MYHV_T_GONE -ErrorAction SilentlyContinue }
+        $run.ExitCode | Should -Be 0 -Because ($run.Output -join "`n")
+        $run.Result.Set | Should -Be 'set'
+        $run.Result.Gone | Should -Be ''
+        $run.Result.Module | Should -BeTrue
+        $run.Result.Kit | Should -BeTrue
+        $run.Result.Cwd | Should -Be (Get-MyHvRepoRoot)
+    }
+
+    It '-ScriptBlock: an error ends the child without a Result; -Body: an error is recorded in $r, which comes back' {
+        $failed = Invoke-MyHvChild -ScriptBlock { Get-Item -LiteralPath '/no/such/thing'; 'unreached' }
+        $failed.ExitCode | Should -Not -Be 0
+        $failed.Result | Should -BeNullOrEmpty
+        $body = Invoke-MyHvChild -Body '$r.Before = 1; Get-MyVm -Name "no-such-vm"; $r.After = 1'
+        $body.ExitCode | Should -Be 0
+        $body.Result.Before | Should -Be 1
+        $body.Result.PSObject.Properties.Name | Should -Not -Contain 'After'
+        $body.Result.ErrorId | Should -BeLike 'VmNotFound*'
+    }
+
+    It 'a child that dies by SIGKILL has no Result and exit code 137; one past -TimeoutSeconds is killed and the call throws' {
+        $killed = Invoke-MyHvChild -ScriptBlock { & /bin/kill -KILL $PID; Start-Sleep -Seconds 30; 'unreached' }
+        $killed.ExitCode | Should -Be 137
+        $killed.Result | Should -BeNullOrEmpty
+        $child = Start-MyHvChild -ScriptBlock { Start-Sleep -Seconds 300 }
+        $childPid = $child.Id
+        { Receive-MyHvChild -Process $child -TimeoutSeconds 2 } | Should -Throw '*did not finish within 2 s*'
+        Test-MyHvProcessAlive -ProcessId $childPid | Should -BeFalse
+        $child.ScriptFile | Should -Not -Exist
+    }
+}
+
+Describe 'Process probes' {
+    It 'Get-MyHvProcess finds a live process by its command line; Stop-MyHvProcess ends it; then it is neither listed nor alive' {
+        $marker = Join-Path (New-MyHvTestDir -Prefix 'mhQ') 'marker'
+        $script:Homes.Add((Split-Path -Parent $marker))
+        Set-Content -LiteralPath $marker -Value 'x'
+        $sleep = Start-QuietProcess -FilePath 'tail' -ArgumentList '-f', $marker
+        try {
+            $found = @(Get-MyHvProcess -Text $marker)
+            $found.Pid | Should -Be $sleep.Id
+            $found.Name | Should -Be 'tail'
+            $found.Program | Should -Be 'tail'
+            $found.ParentPid | Should -Be $PID
+            @(Get-MyHvProcess -Text $marker -Name 'other') | Should -BeNullOrEmpty
+            Test-MyHvProcessAlive -ProcessId $sleep.Id | Should -BeTrue
+            Get-MyHvProcessStartTicks -ProcessId $sleep.Id | Should -BeGreaterThan 0
+            Stop-MyHvProcess -ProcessId $sleep.Id
+            Test-MyHvProcessAlive -ProcessId $sleep.Id | Should -BeFalse
+            Get-MyHvProcessStartTicks -ProcessId $sleep.Id | Should -BeNullOrEmpty -Because 'a zombie or a reaped process has exited'
+            @(Get-MyHvProcess -Text $marker) | Should -BeNullOrEmpty
+        }
+        finally { if (-not $sleep.HasExited) { $sleep.Kill() }; $sleep.WaitForExit() }
+    }
+
+    It 'Test-MyHvEventually is true once the condition holds and false when it never does' {
+        $start = [DateTime]::UtcNow
+        Test-MyHvEventually -TimeoutSeconds 30 { ([DateTime]::UtcNow - $start).TotalMilliseconds -gt 300 } | Should -BeTrue
+        Test-MyHvEventually -TimeoutSeconds 1 { $false } | Should -BeFalse
+        { Wait-MyHvCondition -TimeoutSeconds 1 -Because 'nothing' -Condition { $false } } | Should -Throw '*waiting for nothing*'
+    }
+}
+
+Describe 'Invoke-MyHvCapture' {
+    It 'runs the block in the caller''s scope, collects non-terminating errors and goes on, keeps what came before a terminating one, and restores the caller''s preference' {
+        $ErrorActionPreference = 'Stop'
+        $local = 'seen'
+        $captured = Invoke-MyHvCapture { "local=$local"; Write-Error 'first'; 'after'; Get-Item -LiteralPath '/no/such/thing' -ErrorAction Stop; 'never' }
+        $captured.Output | Should -Be @('local=seen', 'after')
+        @($captured.Errors).Count | Should -Be 2
+        "$($captured.Errors[0])" | Should -Be 'first'
+        $captured.Terminated | Should -BeTrue
+        $ErrorActionPreference | Should -Be 'Stop'
+    }
+}
+
+Describe 'Remove-MyHvTestNamespace' {
+    It 'refuses a namespace this kit did not make' {
+        { Remove-MyHvTestNamespace -Name 'someone-elses' } | Should -Throw '*did not make it*'
     }
 }
