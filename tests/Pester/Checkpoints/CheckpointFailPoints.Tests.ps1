@@ -22,8 +22,7 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Transactions/TransactionSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'CheckpointSupport.psm1') -Force
     $null = Import-MyHvTestModule
     $script:vmHome = New-MyHvTestHome
@@ -31,7 +30,7 @@ BeforeAll {
     $script:disk = Join-Path $vmHome 'vms/fp/disk.qcow2'
 
     function Invoke-Killed([scriptblock] $ScriptBlock, [string] $FailPoint) {
-        $run = Invoke-TxChild -ScriptBlock $ScriptBlock -Environment @{ MYHV_HOME = $vmHome; MYHV_FAILPOINTS = "$FailPoint=kill"; MYHV_ACCEL = 'tcg' }
+        $run = Invoke-MyHvChild -ScriptBlock $ScriptBlock -Environment @{ MYHV_HOME = $vmHome; MYHV_FAILPOINTS = "$FailPoint=kill"; MYHV_ACCEL = 'tcg' }
         $run.ExitCode | Should -Be 137 -Because "the fail point kills the process (output: $($run.Output -join ' | '))"
         $run.Result | Should -BeNullOrEmpty
     }

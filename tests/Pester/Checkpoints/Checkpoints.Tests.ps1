@@ -7,8 +7,7 @@
 # the table view (deserialized too).
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../VmLife/VmLifeSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'CheckpointSupport.psm1') -Force
     $null = Import-MyHvTestModule
     $script:vmHome = New-MyHvTestHome

@@ -17,8 +17,7 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Transactions/TransactionSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'CloudHypervisorSupport.psm1') -Force
     $null = Import-MyHvTestModule
     # Decided before the stand-in goes on PATH: is there a real CH (and KVM) on this host?
@@ -40,7 +39,7 @@ BeforeAll {
         # Nothing of the VM's run: no process, socket, runtime folder (api.sock, api.sock.lock,
         # vsock.sock, the VMM's log), journal; and no stand-in process of this home at all.
         param([string] $Name, [string] $Because = '')
-        @(Get-TxVmResidue -HomePath $vmHome -Name $Name) | Should -BeNullOrEmpty -Because $Because
+        @(Get-MyHvVmResidue -HomePath $vmHome -Name $Name) | Should -BeNullOrEmpty -Because $Because
         @(Get-ChStandInProcess -HomePath $vmHome) | Should -BeNullOrEmpty -Because $Because
     }
 
@@ -53,7 +52,7 @@ BeforeAll {
     function Invoke-ChApi {
         # The module's own HTTP-over-unix-socket client, as a test probe of the stand-in.
         param([string] $Name, [string] $Method, [string] $Endpoint)
-        $api = [MyHypervisor.Core.Hypervisors.CloudHypervisor.CloudHypervisorApi]::new((Get-TxVmPath -HomePath $vmHome -Name $Name).ApiSocket)
+        $api = [MyHypervisor.Core.Hypervisors.CloudHypervisor.CloudHypervisorApi]::new((Get-MyHvVmPath -HomePath $vmHome -Name $Name).ApiSocket)
         # Assigned straight from the call: a JsonObject passing through a pipeline is enumerated.
         $answer = $null
         if ($Method -eq 'GET') { $answer = $api.Get($Endpoint, [TimeSpan]::FromSeconds(5), [System.Threading.CancellationToken]::None) }
@@ -72,11 +71,11 @@ BeforeAll {
         $vm.Hypervisor | Should -Be $ch
         $process = @(Get-ChStandInProcess -HomePath $vmHome)
         $process.Pid | Should -Be $vm.Pid -Because 'the recorded pid is the VMM the driver launched'
-        $paths = Get-TxVmPath -HomePath $vmHome -Name $Name
+        $paths = Get-MyHvVmPath -HomePath $vmHome -Name $Name
         $process[0].CommandLine | Should -Contain "path=$($paths.ApiSocket)" -Because 'CH runs with --api-socket path=<run>/api.sock'
         (Invoke-ChApi -Name $Name -Method GET -Endpoint 'vmm.ping').pid | Should -Be $vm.Pid
         (Invoke-ChApi -Name $Name -Method GET -Endpoint 'vm.info').state | Should -Be 'Running'
-        (Get-TxVerboseLine $verbose) -join "`n" | Should -Match "reported ready through its ($ReadyThrough)"
+        (Get-MyHvVerboseLine $verbose) -join "`n" | Should -Match "reported ready through its ($ReadyThrough)"
         (Get-MyVmConsole -Name $Name) -join "`n" | Should -Match ([regex]::Escape('myhv-guest: ready'))
         Join-Path $paths.RunDir 'vsock.sock' | Should -Exist
 
@@ -160,7 +159,7 @@ Describe 'Lifecycle against the stand-in' {
     It 'a guest power-off behind the module''s back ends the VMM: Stopped, not Failed' {
         Start-MyVm -Name 'chlife' -ErrorAction Stop
         $null = Invoke-ChApi -Name 'chlife' -Method PUT -Endpoint 'vm.power-button'
-        Wait-TxCondition -TimeoutSeconds 30 -Because 'the VMM exits' -Condition { @(Get-ChStandInProcess -HomePath $vmHome).Count -eq 0 }
+        Wait-MyHvCondition -TimeoutSeconds 30 -Because 'the VMM exits' -Condition { @(Get-ChStandInProcess -HomePath $vmHome).Count -eq 0 }
         $vm = Get-MyVm -Name 'chlife'
         $vm.Status | Should -Be 'Stopped'
         Assert-NothingLeft -Name 'chlife'
@@ -234,20 +233,18 @@ Describe 'Start fail points on Cloud Hypervisor' {
         $children = foreach ($step in $Steps) {
             $name = "chk$($Steps.IndexOf($step))"
             $null = New-ChVm -Name $name
-            $work = New-MyHvTestDir -Prefix 'chK'
             [pscustomobject]@{
-                Name = $name; Step = $step; Work = $work
-                Process = Start-TxChild -WorkDir $work -Environment @{ MYHV_HOME = $vmHome; MYHV_FAILPOINTS = "start.$step=kill"; TX_VM = $name; PATH = $env:PATH } -ScriptBlock {
+                Name = $name; Step = $step
+                Process = Start-MyHvChild -Environment @{ MYHV_HOME = $vmHome; MYHV_FAILPOINTS = "start.$step=kill"; TX_VM = $name; PATH = $env:PATH } -ScriptBlock {
                     Start-MyVm -Name $env:TX_VM -ErrorAction Stop
                     @{ Returned = $true }
                 }
             }
         }
         foreach ($child in $children) {
-            $done = Wait-MyHvPwsh -Process $child.Process -TimeoutSeconds 180
-            $done.ExitCode | Should -Be 137 -Because "the child dies by SIGKILL at start.$($child.Step): $($done.Stdout)$($done.Stderr)"
-            Join-Path $child.Work 'result.json' | Should -Not -Exist
-            Remove-Item -LiteralPath $child.Work -Recurse -Force
+            $done = Receive-MyHvChild -Process $child.Process -TimeoutSeconds 180
+            $done.ExitCode | Should -Be 137 -Because "the child dies by SIGKILL at start.$($child.Step): $($done.Output -join "`n")"
+            $done.Result | Should -BeNullOrEmpty -Because 'the child never reached the end of its script'
         }
         foreach ($child in $children) {
             $vm = Get-MyVm -Name $child.Name
@@ -255,7 +252,7 @@ Describe 'Start fail points on Cloud Hypervisor' {
             $vm.StatusReason | Should -Match "interrupted at step '$($child.Step)'"
         }
         foreach ($child in $children) {
-            @(Get-TxVmResidue -HomePath $vmHome -Name $child.Name) | Should -BeNullOrEmpty -Because "nothing of the attempt killed at $($child.Step) is left"
+            @(Get-MyHvVmResidue -HomePath $vmHome -Name $child.Name) | Should -BeNullOrEmpty -Because "nothing of the attempt killed at $($child.Step) is left"
         }
         @(Get-ChStandInProcess -HomePath $vmHome) | Should -BeNullOrEmpty -Because 'a VMM launched before the kill was ended by the rollback'
         Start-MyVm -Name 'chk0' -ErrorAction Stop
@@ -271,9 +268,9 @@ Describe 'A dead Cloud Hypervisor' {
     It 'kill -9: VmNotRunning, Failed, the stale api.sock and vsock.sock swept, and the next start works' {
         Start-MyVm -Name 'chlife' -ErrorAction Stop
         $vm = Get-MyVm -Name 'chlife'
-        Stop-TxProcess -ProcessId $vm.Pid
-        Wait-TxCondition -TimeoutSeconds 30 -Because 'the VMM is gone' -Condition { @(Get-ChStandInProcess -HomePath $vmHome).Count -eq 0 }
-        $paths = Get-TxVmPath -HomePath $vmHome -Name 'chlife'
+        Stop-MyHvProcess -ProcessId $vm.Pid
+        Wait-MyHvCondition -TimeoutSeconds 30 -Because 'the VMM is gone' -Condition { @(Get-ChStandInProcess -HomePath $vmHome).Count -eq 0 }
+        $paths = Get-MyHvVmPath -HomePath $vmHome -Name 'chlife'
         $paths.ApiSocket | Should -Exist -Because 'a killed CH leaves its socket'
         Join-Path $paths.RunDir 'vsock.sock' | Should -Exist
         { Get-MyVmStats -Name 'chlife' -ErrorAction Stop } | Should -Throw -ErrorId 'VmNotRunning*'

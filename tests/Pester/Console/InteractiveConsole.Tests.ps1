@@ -7,7 +7,7 @@
 # A VM that is not running gives VmNotRunning.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'ConsoleSupport.psm1') -Force
     $null = Import-MyHvTestModule
     $script:vmHome = New-MyHvTestHome

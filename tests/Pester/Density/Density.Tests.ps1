@@ -12,7 +12,7 @@ One tiny guest boot per VM; no timing is asserted (the order of events is).
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
     $script:savedAccel = $env:MYHV_ACCEL
     $env:MYHV_ACCEL = 'tcg'

@@ -8,7 +8,7 @@ worktree's out/MyHypervisor. VMs are tiny, without network, started without -Wai
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'FleetLab.psm1') -Force
     $script:module = Import-MyHvTestModule
     $script:testHome = New-MyHvTestHome

@@ -6,9 +6,7 @@ needed; each build takes seconds (the kernel package is cached in ~/.cache/myhyp
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Network/Issue5Helpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot 'ImageTestSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $script:module = Import-MyHvTestModule
     $script:testHome = New-MyHvTestHome
     $script:savedData = $env:XDG_DATA_HOME

@@ -7,7 +7,7 @@ through QEMU's firmware (SeaBIOS) with the NoCloud seed attached. One VM, shared
 #>
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     Import-MyHvTestModule | Out-Null
     $script:testHome = New-MyHvTestHome
     $env:MYHV_ACCEL = 'tcg'

@@ -7,8 +7,7 @@
 # reports what it saw as JSON, read from /proc, /sys and mountinfo, never through the module.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-    Import-Module (Join-Path $PSScriptRoot '../Transactions/TransactionSupport.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
     $script:homeB = New-MyHvTestHome
     $script:homeA = New-MyHvTestHome
@@ -19,9 +18,9 @@ BeforeAll {
         (Test-Path /usr/lib/qemu/virtiofsd)
     if (-not $script:ready) { return }
 
-    $script:netns = New-TxNetns -Name ("mhor" + [guid]::NewGuid().ToString('N').Substring(0, 6))
+    $script:netns = New-MyHvTestNamespace -Bridge txbr0 -Address '' -Name ("mhor" + [guid]::NewGuid().ToString('N').Substring(0, 6))
     $script:share = New-MyHvTestDir -Prefix 'mhOr'
-    $run = Invoke-TxChild -Netns $script:netns -TimeoutSeconds 600 -Environment @{
+    $run = Invoke-MyHvChild -Netns $script:netns -TimeoutSeconds 600 -Environment @{
         MYHV_HOME = $script:homeA; MYHV_ACCEL = 'tcg'; OR_HOME_A = $script:homeA; OR_HOME_B = $script:homeB; OR_SHARE = $script:share
     } -ScriptBlock {
         $ErrorActionPreference = 'Stop'
@@ -31,9 +30,9 @@ BeforeAll {
             # What exists of one VM's run, read without the module.
             $run = "$HomePath/run/$Name"
             [ordered]@{
-                Processes = @(Get-TxProcess -Needle "$run/" | ForEach-Object { "$($_.Pid) $($_.Program)" })
+                Processes = @(Get-MyHvProcess -Needle "$run/" | ForEach-Object { "$($_.Pid) $($_.Program)" })
                 Mounts    = @([IO.File]::ReadAllLines('/proc/self/mountinfo') | Where-Object { $_.Split(' ')[4].StartsWith("$run/") } | ForEach-Object { $_.Split(' ')[4] })
-                LockFiles = @(Get-TxVirtiofsdLockFile -HomePath "$HomePath/run/$Name")
+                LockFiles = @(Get-MyHvVirtiofsdLockFile -HomePath "$HomePath/run/$Name")
                 RunFolder = Test-Path -LiteralPath $run
             }
         }
@@ -74,14 +73,14 @@ BeforeAll {
         $out.After = [ordered]@{
             Listed = Get-Orphans; Residue = Get-Residue $homeA 'lost'; Tap = Test-Path "/sys/class/net/$($out.Tap)"
             HostCheck = Test-MyVmHost | Where-Object Check -eq 'Orphans' | Select-Object Ok, Detail
-            KeepStatus = "$((Get-MyVm -Name keep).Status)"; KeepPidAlive = Test-TxProcessAlive -ProcessId $out.KeepPid
-            OtherAlive = Test-TxProcessAlive -ProcessId $out.OtherPid
+            KeepStatus = "$((Get-MyVm -Name keep).Status)"; KeepPidAlive = Test-MyHvProcessAlive -ProcessId $out.KeepPid
+            OtherAlive = Test-MyHvProcessAlive -ProcessId $out.OtherPid
         }
 
         # Home B cleans up its own orphan the same way.
         $env:MYHV_HOME = $homeB
         $out.OtherRemoval = @(Repair-MyVm -Orphans -Confirm:$false | ForEach-Object { "$($_.Kind) $($_.Result)" })
-        $out.OtherAfter = [ordered]@{ Alive = Test-TxProcessAlive -ProcessId $out.OtherPid; Listed = Get-Orphans }
+        $out.OtherAfter = [ordered]@{ Alive = Test-MyHvProcessAlive -ProcessId $out.OtherPid; Listed = Get-Orphans }
         $env:MYHV_HOME = $homeA
         Remove-MyVm -Name keep -Force
         $out
@@ -93,7 +92,7 @@ BeforeAll {
 AfterAll {
     if ($script:netns) {
         # Only if the scenario stopped half-way: each home removes its own orphans, inside the namespace.
-        $null = Invoke-TxChild -Netns $script:netns -Environment @{ OR_HOMES = "$($script:homeA):$($script:homeB)" } -ScriptBlock {
+        $null = Invoke-MyHvChild -Netns $script:netns -Environment @{ OR_HOMES = "$($script:homeA):$($script:homeB)" } -ScriptBlock {
             foreach ($h in $env:OR_HOMES.Split(':')) {
                 $env:MYHV_HOME = $h
                 Get-MyVm -ErrorAction SilentlyContinue | Remove-MyVm -Force -Confirm:$false -ErrorAction SilentlyContinue
@@ -101,7 +100,7 @@ AfterAll {
             }
             $true
         }
-        Remove-TxNetns -Name $script:netns
+        Remove-MyHvTestNamespace -Name $script:netns
     }
     Assert-MyHvNoLeftovers -Home $script:homeA
     Assert-MyHvNoLeftovers -Home $script:homeB
