@@ -24,9 +24,7 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'CheckpointSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    $script:vmHome = Initialize-MyHvTestSuite
     $script:disk = Join-Path $vmHome 'vms/fp/disk.qcow2'
 
     function Invoke-Killed([scriptblock] $ScriptBlock, [string] $FailPoint) {

@@ -9,9 +9,7 @@
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'CheckpointSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    $script:vmHome = Initialize-MyHvTestSuite
     $script:disk = Join-Path $vmHome 'vms/cp/disk.qcow2'
 
     function Invoke-Guest([string] $Command) {

@@ -9,9 +9,7 @@
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'ConsoleSupport.psm1') -Force
-    $null = Import-MyHvTestModule
-    $script:vmHome = New-MyHvTestHome
-    $env:MYHV_ACCEL = 'tcg'
+    $script:vmHome = Initialize-MyHvTestSuite
     $script:vm = 'con1'
     $script:terminal = $null
     $script:ready = (Get-Command qemu-system-x86_64, tmux, stty -ErrorAction Ignore).Count -eq 3
