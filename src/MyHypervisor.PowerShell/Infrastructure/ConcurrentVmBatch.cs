@@ -83,37 +83,64 @@ public static class ConcurrentVmBatch
             }
         }
 
-        using var gate = new SemaphoreSlim(Math.Max(1, throttle));
+        // A VM not begun when the command is stopped is never touched.
+        void Skip(int index) => Post(() =>
+        {
+            slots[index].Done = true;
+            slots[index].Failure = new OperationCanceledException();
+            WriteFinishedInOrder();
+        });
         void Work(string name, int index)
         {
-            try { gate.Wait(cancel); }
-            catch (OperationCanceledException) { Post(() => { slots[index].Done = true; slots[index].Failure = new OperationCanceledException(); WriteFinishedInOrder(); }); return; }
-            try
+            object? result = null;
+            Exception? failure = null;
+            try { result = action(name, ContextFor(name)); }
+            catch (Exception e) { failure = e; }
+            Post(() =>
             {
-                Post(() => Begin(name));
-                object? result = null;
-                Exception? failure = null;
-                try { result = action(name, ContextFor(name)); }
-                catch (Exception e) { failure = e; }
-                Post(() =>
-                {
-                    slots[index].Result = result;
-                    slots[index].Failure = failure;
-                    slots[index].Done = true;
-                    finished++;
-                    progress.VmDone(name);
-                    WriteFinishedInOrder();
-                });
-            }
-            finally { gate.Release(); }
+                slots[index].Result = result;
+                slots[index].Failure = failure;
+                slots[index].Done = true;
+                finished++;
+                progress.VmDone(name);
+                WriteFinishedInOrder();
+            });
         }
         if (inline)
         {
-            for (var i = 0; i < names.Count; i++) Work(names[i], i);
+            for (var i = 0; i < names.Count; i++)
+            {
+                if (cancel.IsCancellationRequested) { Skip(i); continue; }
+                Begin(names[i]);
+                Work(names[i], i);
+            }
             return;
         }
-        var workers = names.Select((name, index) => Task.Run(() => Work(name, index))).ToArray();
-        _ = Task.WhenAll(workers).ContinueWith(_ => queue.CompleteAdding(), TaskScheduler.Default);
+        // One dispatcher takes the VMs in the order they came, so they begin (and the overall bar
+        // names them) in that order, and at most `throttle` run at once.
+        using var gate = new SemaphoreSlim(Math.Max(1, throttle));
+        var dispatcher = Task.Run(async () =>
+        {
+            var running = new List<Task>();
+            for (var i = 0; i < names.Count; i++)
+            {
+                var index = i;
+                try { await gate.WaitAsync(cancel).ConfigureAwait(false); }
+                catch (OperationCanceledException)
+                {
+                    for (var j = index; j < names.Count; j++) Skip(j);
+                    break;
+                }
+                Post(() => Begin(names[index]));
+                running.Add(Task.Run(() =>
+                {
+                    try { Work(names[index], index); }
+                    finally { gate.Release(); }
+                }));
+            }
+            await Task.WhenAll(running).ConfigureAwait(false);
+        });
+        _ = dispatcher.ContinueWith(_ => queue.CompleteAdding(), TaskScheduler.Default);
         // Every posted item runs, also after a stop: a stopped pipeline's writers drop what they are
         // given (MyHypervisorCmdlet.Guarded), and this loop ends only when every worker has.
         foreach (var item in queue.GetConsumingEnumerable()) item();

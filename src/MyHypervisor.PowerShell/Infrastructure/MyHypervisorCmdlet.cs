@@ -134,6 +134,9 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
     /// <summary>The end of the work on this machine (PowerShell's EndProcessing when the invocation is local).</summary>
     protected virtual void EndLocalProcessing() { }
 
+    /// <summary>Cancels the Core work under way, as a stop would (its rollbacks still run).</summary>
+    private protected void CancelOperations() => RequestCancel();
+
     private void RequestCancel()
     {
         // StopProcessing runs on another thread and may race with this: both only cancel.

@@ -19,15 +19,35 @@ public abstract partial class VmBatchCmdlet
     /// <summary>Acts on the confirmed VMs, up to -ThrottleLimit at once; results and errors in the VMs' order.</summary>
     private void ActConcurrently(IReadOnlyList<string> names, string overallActivity)
     {
-        // A bug (not a Core error) surfaces once every VM is consistent again, not half-way.
+        // -ErrorAction Stop asks for the first failure to end the command, which only means something
+        // one VM after the other: then the VMs after it are never touched. Given explicitly,
+        // -ThrottleLimit still wins, and a stop then cancels the VMs under way (each rolled back).
+        var stopOnError = ErrorActionIsStop();
+        var throttle = MyInvocation.BoundParameters.ContainsKey(nameof(ThrottleLimit)) ? ThrottleLimit
+            : stopOnError ? 1 : DefaultThrottleLimit;
+        // A bug (not a Core error) surfaces once every VM is consistent again, not half-way; so does
+        // the error that -ErrorAction Stop turns into the end of the command.
         Exception? fault = null;
-        ConcurrentVmBatch.Run(names, ThrottleLimitOr(DefaultThrottleLimit), overallActivity, Cancellation, Act, new ConcurrentVmBatch.Sinks(
-            Output: Guarded<object>(result => { if (PassThru) WriteObject(result); }),
-            Error: (error, name) => Guarded<ErrorRecord>(WriteError)(ErrorRecords.From(error, name)),
+        Exception? stop = null;
+        ConcurrentVmBatch.Run(names, throttle, overallActivity, Cancellation, Act, new ConcurrentVmBatch.Sinks(
+            Output: Guarded<object>(result => { if (PassThru && stop is null) WriteObject(result); }),
+            Error: (error, name) =>
+            {
+                if (stop is not null) return;
+                try { Guarded<ErrorRecord>(WriteError)(ErrorRecords.From(error, name)); }
+                catch (RuntimeException e) { stop = e; CancelOperations(); }
+            },
             Fault: (e, _) => fault ??= e,
             Verbose: Guarded<string>(WriteVerbose),
             Warning: Guarded<string>(WriteWarning),
             Progress: Guarded<ProgressRecord>(WriteProgress)));
+        if (stop is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(stop).Throw();
         if (fault is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(fault).Throw();
+    }
+
+    private bool ErrorActionIsStop()
+    {
+        var action = MyInvocation.BoundParameters.TryGetValue("ErrorAction", out var bound) ? bound : GetVariableValue("ErrorActionPreference");
+        return string.Equals(action?.ToString(), nameof(ActionPreference.Stop), StringComparison.OrdinalIgnoreCase);
     }
 }

@@ -10,9 +10,10 @@ BeforeAll {
     $script:vmHome = New-MyHvTestHome
     $env:MYHV_ACCEL = 'tcg'
     # Verbs that only read or check; every other verb changes something and must support -WhatIf.
-    $script:readOnlyVerbs = 'Get', 'Test', 'Find', 'Search', 'Measure', 'Read', 'Show', 'Watch', 'Compare', 'Resolve', 'Select', 'Format', 'Export', 'ConvertTo', 'ConvertFrom',
-        # Attaching a terminal to a console changes no VM (as Enter-PSSession has no -WhatIf).
-        'Connect'
+    $script:readOnlyVerbs = 'Get', 'Test', 'Find', 'Search', 'Measure', 'Read', 'Show', 'Watch', 'Compare', 'Resolve', 'Select', 'Format', 'Export', 'ConvertTo', 'ConvertFrom'
+    # Commands whose verb may change state but that change nothing: attaching a terminal to a
+    # console changes no VM (as Enter-PSSession has no -WhatIf). Connect-MyVmHost keeps a session: it does.
+    $script:readOnlyCommands = @('Connect-MyVmConsole')
 }
 
 BeforeDiscovery {
@@ -57,7 +58,7 @@ Describe '<Name>' -ForEach $cmdlets {
 
     It 'supports -WhatIf/-Confirm when its verb changes state' {
         $supports = $command.Parameters.ContainsKey('WhatIf') -and $command.Parameters.ContainsKey('Confirm')
-        if ($verb -in $readOnlyVerbs) {
+        if ($verb -in $readOnlyVerbs -or $command.Name -in $readOnlyCommands) {
             $supports | Should -BeFalse -Because "$verb changes nothing, so -WhatIf would promise what it does not need"
         }
         else {
@@ -66,7 +67,7 @@ Describe '<Name>' -ForEach $cmdlets {
     }
 
     It 'has -PassThru or writes its object when it changes a VM it keeps, and -AsJob returns a Job' {
-        if ($verb -in $readOnlyVerbs) { return }
+        if ($verb -in $readOnlyVerbs -or $command.Name -in $readOnlyCommands) { return }
         $types = @($command.OutputType.Type)
         # Disconnect-MyVmHost forgets a host: nothing is left to return either.
         if ($verb -in 'Remove', 'Disconnect') {
