@@ -14,6 +14,9 @@ namespace MyHypervisor.PowerShell.Commands;
 [OutputType(typeof(GuestFacts))]
 public sealed class GetMyVmGuestCommand : MyHypervisorCmdlet
 {
+    /// <summary>Guests answered at once when -ThrottleLimit is not given (the agent waits, it does not compute).</summary>
+    private protected override int InitialThrottleLimit => 8;
+
     private readonly List<string> names = new();
 
     [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -41,7 +44,7 @@ public sealed class GetMyVmGuestCommand : MyHypervisorCmdlet
     protected override void EndLocalProcessing()
     {
         var service = new GuestService(Manager);
-        ParallelVmRunner.Run(this, names, ThrottleLimitOr(8), Cancellation,
+        ParallelVmRunner.Run(this, names, ThrottleLimit, Cancellation,
             (name, context) => service.Facts(name, TimeSpan.FromSeconds(TimeoutSeconds), context),
             WriteObject,
             (error, name) =>

@@ -16,6 +16,9 @@ namespace MyHypervisor.PowerShell.Commands;
 [OutputType(typeof(GuestCommandResult))]
 public sealed class InvokeMyVmCommandCommand : MyHypervisorCmdlet
 {
+    /// <summary>Guests answered at once when -ThrottleLimit is not given (the agent waits, it does not compute).</summary>
+    private protected override int InitialThrottleLimit => 8;
+
     private const string FileSet = "FilePath";
     private const string CommandSet = "Command";
     private readonly List<string> names = new();
@@ -82,7 +85,7 @@ public sealed class InvokeMyVmCommandCommand : MyHypervisorCmdlet
     {
         var request = BuildRequest();
         var service = new GuestService(Manager);
-        ParallelVmRunner.Run(this, names, ThrottleLimitOr(8), Cancellation,
+        ParallelVmRunner.Run(this, names, ThrottleLimit, Cancellation,
             (name, context) => service.Invoke(name, request, context),
             result =>
             {

@@ -39,7 +39,16 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
     /// <summary>How many hosts -VmHost works on at once (and, for cmdlets that work on VMs in parallel, how many VMs).</summary>
     [Parameter]
     [ValidateRange(1, 1024)]
-    public int ThrottleLimit { get; set; } = 32;
+    public int ThrottleLimit { get; set; }
+
+    /// <summary>How many hosts -VmHost works on at once when -ThrottleLimit is not given.</summary>
+    private const int HostFanOut = 32;
+
+    /// <summary>-ThrottleLimit's value when not given: the host fan-out, unless the cmdlet's own work on VMs wants another.</summary>
+    private protected virtual int InitialThrottleLimit => HostFanOut;
+
+    // A virtual call in a constructor is safe here: every override returns a constant.
+    protected MyHypervisorCmdlet() => ThrottleLimit = InitialThrottleLimit;
 
     /// <summary>-ThrottleLimit when given, else the cmdlet's own default for its parallel work on VMs.</summary>
     protected int ThrottleLimitOr(int fallback) => MyInvocation.BoundParameters.ContainsKey(nameof(ThrottleLimit)) ? ThrottleLimit : fallback;
@@ -77,7 +86,7 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
     {
         if (!VmHostRegistry.MeansLocalOnly(VmHost))
         {
-            fleet = new FleetDispatch(this, ThrottleLimit);
+            fleet = new FleetDispatch(this, ThrottleLimitOr(HostFanOut));
             fleetTargets = fleet.Targets(VmHost!);
             return;
         }
@@ -94,7 +103,7 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
         if (!VmHostRegistry.MeansLocalOnly(VmHost))
         {
             // A piped object from another host: this record goes there, never to a local VM of its name.
-            fleet ??= new FleetDispatch(this, ThrottleLimit);
+            fleet ??= new FleetDispatch(this, ThrottleLimitOr(HostFanOut));
             fleet.Send(fleet.Targets(VmHost!), fleet.ForwardedParameters());
             return;
         }

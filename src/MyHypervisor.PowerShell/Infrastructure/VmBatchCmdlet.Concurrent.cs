@@ -16,6 +16,8 @@ public abstract partial class VmBatchCmdlet
     /// </summary>
     public const int DefaultThrottleLimit = 2;
 
+    private protected override int InitialThrottleLimit => DefaultThrottleLimit;
+
     /// <summary>Acts on the confirmed VMs, up to -ThrottleLimit at once; results and errors in the VMs' order.</summary>
     private void ActConcurrently(IReadOnlyList<string> names, string overallActivity)
     {
@@ -23,8 +25,7 @@ public abstract partial class VmBatchCmdlet
         // one VM after the other: then the VMs after it are never touched. Given explicitly,
         // -ThrottleLimit still wins, and a stop then cancels the VMs under way (each rolled back).
         var stopOnError = ErrorActionIsStop();
-        var throttle = MyInvocation.BoundParameters.ContainsKey(nameof(ThrottleLimit)) ? ThrottleLimit
-            : stopOnError ? 1 : DefaultThrottleLimit;
+        var throttle = stopOnError && !MyInvocation.BoundParameters.ContainsKey(nameof(ThrottleLimit)) ? 1 : ThrottleLimit;
         // A bug (not a Core error) surfaces once every VM is consistent again, not half-way; so does
         // the error that -ErrorAction Stop turns into the end of the command.
         Exception? fault = null;

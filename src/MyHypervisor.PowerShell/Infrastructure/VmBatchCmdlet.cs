@@ -73,7 +73,7 @@ public abstract partial class VmBatchCmdlet : MyHypervisorCmdlet
         {
             var names = string.Join(", ", confirmed);
             var job = new VmBatchJob($"{ActionVerb}-MyVm {names}", $"{ActionVerb}-MyVm -Name {names}", confirmed.ToArray(), Act, PassThru,
-                OverallActivity, GetType(), ThrottleLimitOr(DefaultThrottleLimit));
+                OverallActivity, GetType(), ThrottleLimit);
             JobRepository.Add(job);
             job.StartInBackground();
             WriteObject(job);
