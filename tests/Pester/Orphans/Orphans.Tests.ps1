@@ -1,3 +1,4 @@
+# Runner: host-exclusive
 # Orphans: artifacts of a VM whose record is gone are found from the artifacts themselves and
 # removed, and nothing else is touched. In home A a VM with a read-only volume (QEMU's C virtiofsd:
 # its processes, its bind mount, its lock file under /run/virtiofsd) and a bridge (a TAP device on

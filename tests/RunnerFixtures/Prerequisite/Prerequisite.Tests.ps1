@@ -1,7 +1,9 @@
 # Skip-UnlessPrerequisite: a missing prerequisite skips the test, except under CI=true where it
 # fails the test naming the prerequisite. Expect 1 passed + 1 skipped, or under CI 1 passed + 1 failed.
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot '../../Pester/Support/MyHvTestKit.psm1') -Force
+    # The runner's serial scenario reaches this folder through a symlink: find the kit from the real folder.
+    $here = [System.IO.Directory]::ResolveLinkTarget($PSScriptRoot, $true)?.FullName ?? $PSScriptRoot
+    Import-Module (Join-Path $here '../../Pester/Support/MyHvTestKit.psm1') -Force
 }
 Describe 'prerequisites' {
     It 'runs when the prerequisite is there' {
