@@ -117,6 +117,7 @@ public sealed class VmCheckpointer(VmStore store)
         var tag = checkpointName ?? CheckpointNameRules.Default(DateTimeOffset.UtcNow);
         CheckpointNameRules.Validate(tag, name);
         var live = IsLive(session);
+        if (live) RefuseMemoryStateOnOtherEngines(session);
         if (live && session.Definition.Volumes.Count > 0)
             throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
                 $"VM '{name}' has virtiofs volumes ({string.Join(", ", session.Definition.Volumes.Select(v => v.Tag))}), and a running VM's memory " +
@@ -171,6 +172,7 @@ public sealed class VmCheckpointer(VmStore store)
         SweepUndoPoints(session, context);
         if (checkpoint.Kind == CheckpointKind.Memory)
         {
+            RefuseMemoryStateOnOtherEngines(session);
             if (session.Definition.Volumes.Count > 0)
                 throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
                     $"VM '{name}' now has virtiofs volumes, and a memory checkpoint cannot resume with them (vhost-user-fs devices are not migratable). " +
@@ -263,6 +265,19 @@ public sealed class VmCheckpointer(VmStore store)
     }
 
     // ---- shared ---------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Memory checkpoints are QEMU's (snapshot-save into the qcow2 overlay, -loadvm to resume).
+    /// Cloud Hypervisor's vm.snapshot/vm.restore write a folder of their own and are not mapped yet;
+    /// a stopped VM's disk checkpoint (qemu-img on its qcow2 overlay) works for every engine.
+    /// </summary>
+    private static void RefuseMemoryStateOnOtherEngines(VmSession session)
+    {
+        if (session.Definition.Hypervisor == Hypervisors.CloudHypervisor.CloudHypervisorDriver.DriverName)
+            throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
+                $"VM '{session.Name}' runs on Cloud Hypervisor, whose memory snapshots (vm.snapshot, vm.restore) the module does not map yet. " +
+                "Stop the VM to take a disk-only checkpoint.", session.Name);
+    }
 
     private static bool IsLive(VmSession session) => session.State.Status.IsLive() && session.State.Hypervisor is not null;
 

@@ -179,10 +179,12 @@ Describe 'Lifecycle against the stand-in' {
 Describe 'Error ids on Cloud Hypervisor' {
     BeforeEach { Stop-ChRunning }
 
-    It 'gives the contract''s ids: running, not running, not found, no agent, no TCG, no binary' {
+    It 'gives the contract''s ids: running, not running, not found, no agent, no memory checkpoint, no TCG, no binary' {
         Start-MyVm -Name 'chlife' -ErrorAction Stop
         { Start-MyVm -Name 'chlife' -ErrorAction Stop } | Should -Throw -ErrorId 'VmAlreadyRunning*'
         { Invoke-MyVmCommand -Name 'chlife' -FilePath /bin/true -ErrorAction Stop } | Should -Throw -ErrorId 'GuestAgentUnavailable*' -ExpectedMessage '*virtio-serial*Cloud Hypervisor*'
+        { Checkpoint-MyVm -Name 'chlife' -CheckpointName 'mem' -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidVmSpec*' -ExpectedMessage '*Cloud Hypervisor*vm.snapshot*'
+        (Get-MyVm -Name 'chlife').Status | Should -Be 'Running' -Because 'a refused checkpoint leaves the VM as it was'
         Stop-MyVm -Name 'chlife' -Force -ErrorAction Stop
         { Get-MyVmStats -Name 'chlife' -ErrorAction Stop } | Should -Throw -ErrorId 'VmNotRunning*'
         { Get-MyVm -Name 'chnone' -ErrorAction Stop } | Should -Throw -ErrorId 'VmNotFound*'
