@@ -267,15 +267,16 @@ public sealed class VmCheckpointer(VmStore store)
     // ---- shared ---------------------------------------------------------------------------------
 
     /// <summary>
-    /// Memory checkpoints are QEMU's (snapshot-save into the qcow2 overlay, -loadvm to resume).
-    /// Cloud Hypervisor's vm.snapshot/vm.restore write a folder of their own and are not mapped yet;
-    /// a stopped VM's disk checkpoint (qemu-img on its qcow2 overlay) works for every engine.
+    /// Memory checkpoints are QEMU's (snapshot-save into the qcow2 overlay, -loadvm to resume); an
+    /// engine that cannot (Cloud Hypervisor: vm.snapshot is not mapped yet) refuses them. A stopped
+    /// VM's disk checkpoint (qemu-img on its qcow2 overlay) works for every engine.
     /// </summary>
     private static void RefuseMemoryStateOnOtherEngines(VmSession session)
     {
-        if (session.Definition.Hypervisor == Hypervisors.CloudHypervisor.CloudHypervisorDriver.DriverName)
+        var driver = VmManager.DriverFor(session.Definition.Hypervisor);
+        if (!driver.SupportsMemoryCheckpoints)
             throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
-                $"VM '{session.Name}' runs on Cloud Hypervisor, whose memory snapshots (vm.snapshot, vm.restore) the module does not map yet. " +
+                $"VM '{session.Name}' runs on {driver.DisplayName}, whose memory snapshots (vm.snapshot, vm.restore) the module does not map yet. " +
                 "Stop the VM to take a disk-only checkpoint.", session.Name);
     }
 

@@ -12,6 +12,9 @@ public interface IHypervisorDriver
     /// <summary>The name recorded in a VM's definition ("qemu", "cloud-hypervisor").</summary>
     string Name { get; }
 
+    /// <summary>The engine's name in messages ("QEMU", "Cloud Hypervisor").</summary>
+    string DisplayName { get; }
+
     /// <summary>The executable's file name: a recorded process is this VM's hypervisor only if it runs this program.</summary>
     string ExecutableName { get; }
 
@@ -32,6 +35,18 @@ public interface IHypervisorDriver
 
     /// <summary>Whether the guest agent (qemu-ga) is reachable on this engine.</summary>
     bool SupportsGuestAgent { get; }
+
+    /// <summary>Whether it boots a whole-disk image through firmware (image.json "Boot": "Firmware").</summary>
+    bool BootsFirmwareImages { get; }
+
+    /// <summary>Whether it can save and load a running VM's memory (Checkpoint-MyVm, Restore-MyVmCheckpoint).</summary>
+    bool SupportsMemoryCheckpoints { get; }
+
+    /// <summary>
+    /// The accelerator this engine always uses, or null when it can run either and the host's
+    /// probe (AcceleratorSelector) decides; may refuse an MYHV_ACCEL it cannot honour.
+    /// </summary>
+    (string Accelerator, string Reason)? FixedAccelerator(string vm) => null;
 
     /// <summary>The executable the driver runs, or null when it is not installed.</summary>
     string? FindExecutable();

@@ -50,12 +50,11 @@ public sealed class StartPreflight(MyHvPaths paths, ImageCatalog images, Acceler
             throw new MyHvException(MyHvErrorKind.VmStartFailed,
                 $"VM '{name}': its SSH port {pinned} on 127.0.0.1 is in use by another program. Free it, or re-create the VM with another -SshPort (or -SshPort 0 for one chosen at each start).", name)
             { FailedStep = "prepare" };
-        if (image.BootsFromFirmware && driver is Hypervisors.CloudHypervisor.CloudHypervisorDriver)
+        if (image.BootsFromFirmware && !driver.BootsFirmwareImages)
             throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
-                $"VM '{name}': the image '{image.Name}' boots through firmware, which the Cloud Hypervisor engine does not offer here; use a direct-kernel image or -Hypervisor qemu.", name);
-        var (accelerator, reason) = driver is Hypervisors.CloudHypervisor.CloudHypervisorDriver
-            ? Hypervisors.CloudHypervisor.CloudHypervisorAccelerator.Select(name)
-            : accelerators.Select(executable, image.Kernel, context.Narrate, context.Cancel);
+                $"VM '{name}': the image '{image.Name}' boots through firmware, which the {driver.DisplayName} engine does not offer here; use a direct-kernel image or -Hypervisor qemu.", name);
+        var (accelerator, reason) = driver.FixedAccelerator(name)
+            ?? accelerators.Select(executable, image.Kernel, context.Narrate, context.Cancel);
         context.Say($"VM '{name}': accelerator {accelerator} ({reason})");
         return new Result(image, executable, accelerator, reason);
     }

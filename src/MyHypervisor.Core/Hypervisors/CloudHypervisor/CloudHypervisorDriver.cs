@@ -38,7 +38,13 @@ public sealed class CloudHypervisorDriver : IHypervisorDriver
 
     public string Name => DriverName;
     public string ExecutableName => Executable;
+    public string DisplayName => "Cloud Hypervisor";
     public bool SupportsGuestAgent => false;
+    /// <summary>Firmware boot (rust-hypervisor-firmware) is not wired up: direct-kernel images only.</summary>
+    public bool BootsFirmwareImages => false;
+    /// <summary>vm.snapshot / vm.restore write a folder of their own and are not mapped yet.</summary>
+    public bool SupportsMemoryCheckpoints => false;
+    public (string Accelerator, string Reason)? FixedAccelerator(string vm) => CloudHypervisorAccelerator.Select(vm);
 
     public string? FindExecutable() => ProgramRunner.Find(Executable);
 

@@ -25,7 +25,10 @@ public sealed class QemuDriver : IHypervisorDriver
     /// <summary>The channel's chardev is a plain unix socket server.</summary>
     public System.Net.Sockets.Socket? ConnectGuestChannel(string channelSocket) => Lifecycle.GuestReadiness.TryConnect(channelSocket);
 
+    public string DisplayName => "QEMU";
     public bool SupportsGuestAgent => true;
+    public bool BootsFirmwareImages => true;
+    public bool SupportsMemoryCheckpoints => true;
 
     public string? FindExecutable() => ProgramRunner.Find(Executable);
 
