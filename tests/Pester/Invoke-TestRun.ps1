@@ -388,6 +388,7 @@ function Complete-Run {
             Write-RunnerLine 'Skipped, not installable on this platform:'
             foreach ($v in $named) { Write-RunnerLine "  $($v.Name): $((@($v.NotInstallable) | ForEach-Object { ConvertTo-VisibleText -Text $_ }) -join ', ')" }
         }
+        Write-FailureDigest -Verdicts $Verdicts
     }
     Write-RunnerLine "Results: $(Join-Path $OutputRoot 'summary.json') (also junit.xml, summary.md)"
     if ($totals.Ok) { Write-RunnerLine 'ALL TESTS PASSED' }

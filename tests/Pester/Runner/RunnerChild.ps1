@@ -44,9 +44,10 @@ function Write-AtomicFile {
 
 function ConvertTo-CleanText {
     # Control characters visible as escapes (\e for ESC): the results stay valid in any format.
+    # (Compared as numbers: a string -eq ignores control characters under ICU, so BEL would equal ESC.)
     param([AllowNull()] [string] $Text)
     if ($null -eq $Text) { return $null }
-    [regex]::Replace($Text, '[\x00-\x08\x0B\x0C\x0E-\x1F\x7F\u2028\u2029]', { param($m) if ($m.Value -eq [string][char]27) { '\e' } else { '\x{0:X2}' -f [int][char]$m.Value } })
+    [regex]::Replace($Text, '[\x00-\x08\x0B\x0C\x0E-\x1F\x7F\u2028\u2029]', { param($m) if ([int][char] $m.Value -eq 27) { '\e' } else { '\x{0:X2}' -f [int][char]$m.Value } })
 }
 
 function Get-ReachedLine {

@@ -181,3 +181,30 @@ function Write-RunReport {
     Write-JUnitReport -Dir $Dir -Totals $Totals -Verdicts $Verdicts -Headline $Headline
     Write-MarkdownSummary -Dir $Dir -Totals $Totals -Verdicts $Verdicts -Headline $Headline
 }
+
+function Write-FailureDigest {
+    <#
+    Near the end of the output, what failed and why: each suite that did not pass, its reason, and
+    each failed test with the start of its message. A CI log is often read from its tail (or cut to
+    it), where the suites' own blocks are long gone. Every line is escaped and indented, so nothing
+    here can end or fake the runner's final lines.
+    #>
+    param([object[]] $Verdicts = @(), [int] $TestsPerSuite = 10, [int] $MessageChars = 400)
+    $bad = @($Verdicts | Where-Object { $_.Status -ne 'passed' -or $_.FailedTests -gt 0 })
+    if (-not $bad) { return }
+    Write-RunnerLine 'Failures:'
+    foreach ($v in $bad) {
+        $reason = [string] $v.Reason
+        if ($reason.Length -gt 2 * $MessageChars) { $reason = $reason.Substring(0, 2 * $MessageChars) + '...' }
+        $why = if ($reason) { ": $(ConvertTo-VisibleText -Text $reason)" } else { '' }
+        Write-RunnerLine "  $($v.Name) ($($v.Status))$why"
+        $failed = @($v.Tests | Where-Object { $_.result -eq 'Failed' })
+        foreach ($t in ($failed | Select-Object -First $TestsPerSuite)) {
+            $message = [string] $t.message
+            if ($message.Length -gt $MessageChars) { $message = $message.Substring(0, $MessageChars) + '...' }
+            $where = if ($t.block) { "$($t.block) > $($t.name)" } else { [string] $t.name }
+            Write-RunnerLine "    [-] $(ConvertTo-VisibleText -Text $where): $(ConvertTo-VisibleText -Text $message)"
+        }
+        if ($failed.Count -gt $TestsPerSuite) { Write-RunnerLine "    ... and $($failed.Count - $TestsPerSuite) more (junit.xml has them all)" }
+    }
+}

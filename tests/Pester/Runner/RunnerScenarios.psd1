@@ -40,7 +40,9 @@
         @{ Name = 'Fail256'; ExitCode = 1; Final = 'Pester: 0 passed, 256 failed, 0 skipped'
             Suites = @(@{ File = 'Fail256.Tests.ps1'; Status = 'failed'; Passed = 0; Failed = 256; Skipped = 0; SuiteExitCode = 1; Reason = '*256 test(s) failed*' }) }
         @{ Name = 'ControlChars'; ExitCode = 1; Final = 'Pester: 1 passed, 13 failed, 0 skipped'
-            Suites = @(@{ File = 'ControlChars.Tests.ps1'; Status = 'failed'; Passed = 1; Failed = 13; Skipped = 0; SuiteExitCode = 1; Reason = '*13 test(s) failed*' }) }
+            Suites = @(@{ File = 'ControlChars.Tests.ps1'; Status = 'failed'; Passed = 1; Failed = 13; Skipped = 0; SuiteExitCode = 1; Reason = '*13 test(s) failed*' })
+            # The digest near the end names each failed test with its message, escaped, at most 10 a suite.
+            OutputLike = '*Failures:*ControlChars* (failed): 13 test(s) failed*    `[-`] native output in failures > fails 1: \e`[31mred 1\e`[0m bell\x07 nul\x00 vt\x0B ff\x0C backspace\x08 end*... and 3 more (junit.xml has them all)*Pester: 1 passed, 13 failed, 0 skipped' }
         @{ Name = 'PassAndCrash'; ExitCode = 1; Final = 'Pester: 2 passed, 1 failed, 0 skipped'
             Suites = @(
                 @{ File = 'Passing.Tests.ps1'; Status = 'passed'; Passed = 2; Failed = 0; Skipped = 0; SuiteExitCode = 0 }
