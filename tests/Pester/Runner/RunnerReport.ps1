@@ -30,7 +30,7 @@ function ConvertTo-XmlText {
     param([AllowNull()] [string] $Text)
     if ($null -eq $Text) { return '' }
     $Text = [regex]::Replace($Text, '[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|[\uFFFE\uFFFF]', "`u{FFFD}")
-    [regex]::Replace($Text, '[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]', { param($m) if ($m.Value -eq [string][char]27) { '\e' } else { '\x{0:X2}' -f [int][char]$m.Value } })
+    [regex]::Replace($Text, '[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]', { param($m) if ([int][char] $m.Value -eq 27) { '\e' } else { '\x{0:X2}' -f [int][char]$m.Value } })
 }
 
 function Write-JUnitStandIn {
