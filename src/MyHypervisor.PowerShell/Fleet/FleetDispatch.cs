@@ -129,6 +129,16 @@ public sealed class FleetDispatch : IDisposable
         }
         try
         {
+            host.Turn.Wait(cancellation.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throttle.Release();
+            Done();
+            return;
+        }
+        try
+        {
             if (!host.IsOpen)
             {
                 Post(() => WriteError(VmHostSessions.Unreachable(host, VmHostSessions.BrokenReason(host) + ". The next command reconnects."), host.Name));
@@ -164,6 +174,7 @@ public sealed class FleetDispatch : IDisposable
         }
         finally
         {
+            host.Turn.Release();
             throttle.Release();
             Done();
         }

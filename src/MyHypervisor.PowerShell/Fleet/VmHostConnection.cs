@@ -26,6 +26,12 @@ public sealed class VmHostConnection
     /// <summary>This machine: no session, the cmdlets run in-process.</summary>
     public bool IsLocal { get; init; }
 
+    /// <summary>
+    /// A session runs one command at a time: commands for this host from several invocations at
+    /// once (a background job's and the console's) take turns here instead of failing as busy.
+    /// </summary>
+    public SemaphoreSlim Turn { get; } = new(1, 1);
+
     public bool IsOpen => Session?.Runspace.RunspaceStateInfo.State == RunspaceState.Opened;
 
     /// <summary>user@host:port, for messages.</summary>

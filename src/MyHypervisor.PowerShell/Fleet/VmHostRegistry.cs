@@ -21,6 +21,12 @@ public sealed class VmHostRegistry
     public static VmHostRegistry Current =>
         PerRunspace.GetValue(Runspace.DefaultRunspace ?? throw new InvalidOperationException("No runspace on this thread."), _ => new VmHostRegistry());
 
+    /// <summary>
+    /// Lets another runspace of this process (a background job's) use these hosts: the same
+    /// connections and sessions, not copies, so a host reconnected there is reconnected here too.
+    /// </summary>
+    public void ShareWith(Runspace runspace) => PerRunspace.AddOrUpdate(runspace, this);
+
     public IReadOnlyList<VmHostConnection> All
     {
         get { lock (gate) return hosts.ToList(); }

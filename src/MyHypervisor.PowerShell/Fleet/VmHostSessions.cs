@@ -83,10 +83,18 @@ public static class VmHostSessions
     /// <summary>Runs one command in the host's session (any thread): its output, or its terminating error as RuntimeException.</summary>
     public static IReadOnlyList<PSObject> Run(VmHostConnection host, string command, Dictionary<string, object?> parameters)
     {
-        using var ps = System.Management.Automation.PowerShell.Create();
-        ps.Runspace = host.Session!.Runspace;
-        ps.AddCommand(command).AddParameters(parameters);
-        return ps.Invoke();
+        host.Turn.Wait();
+        try
+        {
+            using var ps = System.Management.Automation.PowerShell.Create();
+            ps.Runspace = host.Session!.Runspace;
+            ps.AddCommand(command).AddParameters(parameters);
+            return ps.Invoke();
+        }
+        finally
+        {
+            host.Turn.Release();
+        }
     }
 
     public static MyHvException Unreachable(VmHostConnection host, string reason) =>

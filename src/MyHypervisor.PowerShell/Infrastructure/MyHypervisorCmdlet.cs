@@ -25,6 +25,19 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
     private FleetDispatch? fleet;
     /// <summary>The hosts -VmHost named on the command line; null when the invocation is local.</summary>
     private IReadOnlyList<VmHostConnection>? fleetTargets;
+    /// <summary>-AsJob with -VmHost: the records a background job runs; null otherwise.</summary>
+    private FleetJobRecords? fleetJob;
+    /// <summary>-VmHost named other hosts on the command line: nothing runs here directly.</summary>
+    private bool dispatchOnly;
+
+    /// <summary>True when the cmdlet was asked for a background job (-AsJob): with -VmHost the job runs the whole fan-out.</summary>
+    private protected virtual bool WantsJob => false;
+
+    /// <summary>
+    /// -AsJob with -VmHost: the confirmation (-WhatIf, -Confirm) for one record, asked here in the
+    /// foreground as a local -AsJob does; the job then runs without asking (nobody could answer).
+    /// </summary>
+    private protected virtual bool ConfirmForJob() => true;
 
     /// <summary>
     /// The hosts to run on: connected host names (Connect-MyVmHost), wildcards, '*' for all;
@@ -86,6 +99,9 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
     {
         if (!VmHostRegistry.MeansLocalOnly(VmHost))
         {
+            dispatchOnly = true;
+            // The job resolves and reaches the hosts itself; its errors are the job's.
+            if (WantsJob) { fleetJob = new FleetJobRecords(); return; }
             fleet = new FleetDispatch(this, ThrottleLimitOr(HostFanOut));
             fleetTargets = fleet.Targets(VmHost!);
             return;
@@ -95,6 +111,11 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
 
     protected sealed override void ProcessRecord()
     {
+        if (WantsJob && !VmHostRegistry.MeansLocalOnly(VmHost))
+        {
+            if (ConfirmForJob()) (fleetJob ??= new FleetJobRecords()).Add(MyInvocation.BoundParameters);
+            return;
+        }
         if (fleetTargets is not null)
         {
             fleet!.Send(ChooseHosts(fleetTargets, fleet), fleet.ForwardedParameters());
@@ -115,7 +136,8 @@ public abstract class MyHypervisorCmdlet : PSCmdlet
     {
         try
         {
-            if (fleetTargets is null) EndLocalProcessing();
+            if (!dispatchOnly) EndLocalProcessing();
+            if (fleetJob is { Any: true }) WriteObject(fleetJob.Start(this));
         }
         finally
         {

@@ -29,6 +29,11 @@ public abstract partial class VmBatchCmdlet : MyHypervisorCmdlet
     [Parameter]
     public SwitchParameter AsJob { get; set; }
 
+    private protected override bool WantsJob => AsJob;
+
+    private protected override bool ConfirmForJob() =>
+        ShouldProcess($"VM '{string.Join("', '", Name)}' on VM host '{string.Join("', '", VmHost ?? Array.Empty<string>())}'", ActionVerb);
+
     /// <summary>"Start", "Stop": for confirmation prompts and progress.</summary>
     protected abstract string ActionVerb { get; }
 

@@ -166,6 +166,31 @@ Describe 'VM hosts over PowerShell SSH remoting' {
         @(Get-MyVm).Count | Should -Be 0
     }
 
+    It '-AsJob with -VmHost is one job of this session: confirmed here, run in the background, each host''s results tagged; the hosts answer other commands meanwhile' {
+        # -WhatIf is answered here and makes no job.
+        @(Get-MyVm -VmHost h1, h2 | Stop-MyVm -AsJob -WhatIf).Count | Should -Be 0
+        "$((Get-HostVm h1 a).Status)" | Should -BeIn @('Starting', 'Running')
+        $job = Get-MyVm -VmHost h1, h2 | Stop-MyVm -AsJob -PassThru -TimeoutSeconds 120
+        $job.PSJobTypeName | Should -Be 'MyVmHostJob'
+        $job.Location | Should -Be 'h1, h2'
+        (Get-Job -Id $job.Id).Id | Should -Be $job.Id
+        # The same hosts in the foreground while the job's commands run there: each session takes one
+        # command at a time, so this one waits its turn instead of failing as busy.
+        @(Get-MyVm -VmHost h1, h2 -ErrorAction Stop).Count | Should -Be 2
+        $null = Wait-Job -Job $job -Timeout 180
+        $job.State | Should -Be 'Completed'
+        $out = @(Receive-Job -Job $job)
+        ($out | ForEach-Object { "$($_.VmHost)/$($_.Name)/$($_.Status)" } | Sort-Object) | Should -Be @('h1/a/Stopped', 'h2/b/Stopped')
+        Remove-Job -Job $job
+        # A host that is not connected is the job's error (the job fails), not the console's.
+        $bad = Start-MyVm -Name a -VmHost nohost -AsJob
+        $null = Wait-Job -Job $bad -Timeout 60
+        $bad.State | Should -Be 'Failed'
+        $bad.Error[0].FullyQualifiedErrorId | Should -BeLike 'VmHostUnreachable*'
+        Remove-Job -Job $bad
+        @(Get-MyVm).Count | Should -Be 0
+    }
+
     It 'a host whose sshd dies gives one VmHostUnreachable and the others results; when it is back the next command reconnects' {
         Stop-FleetSshd -Lab $script:lab -Name h3
         $errors = $null
