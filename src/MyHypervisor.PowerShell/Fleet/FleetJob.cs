@@ -58,6 +58,8 @@ public sealed class FleetJob : Job
         {
             var state = InitialSessionState.CreateDefault2();
             state.ImportPSModule(new[] { modulePath });
+            // A module that does not load ends the job with that reason, not a later "command not found".
+            state.ThrowOnRunspaceOpenError = true;
             runspace = RunspaceFactory.CreateRunspace(state);
             runspace.Open();
             registry.ShareWith(runspace);

@@ -37,10 +37,18 @@ internal sealed class FleetJobRecords
         records.Add(record);
     }
 
+    /// <summary>The module's manifest (the cmdlet's own module is the binary one inside it), so the job's runspace has the same module.</summary>
+    private static string ModuleToImport(PSModuleInfo? module)
+    {
+        if (module is null) return typeof(FleetJob).Assembly.Location;
+        var manifest = Path.Combine(module.ModuleBase, VmHostSessions.ModuleName + ".psd1");
+        return File.Exists(manifest) ? manifest : module.Path;
+    }
+
     public FleetJob Start(PSCmdlet cmdlet)
     {
         var command = cmdlet.MyInvocation.MyCommand;
-        var module = command.Module?.Path ?? typeof(FleetJob).Assembly.Location;
+        var module = ModuleToImport(command.Module);
         var text = string.IsNullOrWhiteSpace(cmdlet.MyInvocation.Line) ? command.Name : cmdlet.MyInvocation.Line.Trim();
         var job = new FleetJob(text, $"{VmHostSessions.ModuleName}\\{command.Name}", module, shared ?? new(), records,
             VmHostRegistry.Current, string.Join(", ", hosts));

@@ -178,7 +178,7 @@ Describe 'VM hosts over PowerShell SSH remoting' {
         # command at a time, so this one waits its turn instead of failing as busy.
         @(Get-MyVm -VmHost h1, h2 -ErrorAction Stop).Count | Should -Be 2
         $null = Wait-Job -Job $job -Timeout 180
-        $job.State | Should -Be 'Completed'
+        $job.State | Should -Be 'Completed' -Because "the job's errors: $(@($job.Error) -join '; ')"
         $out = @(Receive-Job -Job $job)
         ($out | ForEach-Object { "$($_.VmHost)/$($_.Name)/$($_.Status)" } | Sort-Object) | Should -Be @('h1/a/Stopped', 'h2/b/Stopped')
         Remove-Job -Job $job
