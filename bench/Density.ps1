@@ -1,7 +1,7 @@
 # Density and scale figures for bench/Invoke-Benchmark.ps1 (dot-sourced after BenchCommon.ps1):
 #   memory      RSS of a ready 'tiny' VM with the module's TCG settings against QEMU's defaults
-#               (-TranslationCacheMiB 0), split into guest RAM, translation buffer and the rest,
-#               and boot-to-ready of each
+#               (-TranslationCacheMiB 0 -FreePageReporting $false), split into guest RAM,
+#               translation buffer and the rest, and boot-to-ready of each
 #   parallel    10 VMs Start-MyVm -Wait with the default -ThrottleLimit against one at a time,
 #               and the same for Stop-MyVm (each guest powers off)
 #   hundreds    Get-MyVm, Get-MyVm web*, tab completion of -Name (TabExpansion2) and Get-MyVmStats
@@ -39,12 +39,14 @@ function Get-QemuMemory {
 
 function Invoke-DensityMemory {
     param([Parameter(Mandatory)] [scriptblock] $Log, [int] $Rounds = 2)
-    $vms = [ordered] @{ 'mem-module' = $null; 'mem-qemu' = 0 }
+    # The module's defaults against QEMU's: its own translation buffer and no balloon.
+    $vms = [ordered] @{ 'mem-module' = @{}; 'mem-qemu' = @{ TranslationCacheMiB = 0; FreePageReporting = $false } }
     foreach ($n in $vms.Keys) {
-        $null = if ($null -eq $vms[$n]) { New-MyVm -Name $n -Image tiny -MemoryMiB 128 -Network None } else { New-MyVm -Name $n -Image tiny -MemoryMiB 128 -Network None -TranslationCacheMiB $vms[$n] }
+        $settings = $vms[$n]
+        $null = New-MyVm -Name $n -Image tiny -MemoryMiB 128 -Network None @settings
     }
     $samples = @{ 'mem-module' = [System.Collections.Generic.List[object]]::new(); 'mem-qemu' = [System.Collections.Generic.List[object]]::new() }
-    $accel = @{}
+    $accel = @{}; $balloon = @{}
     # Warm-up (overlays, KVM probe), not measured; then rounds, the order alternating.
     foreach ($n in $vms.Keys) { Start-MyVm -Name $n -ErrorAction Stop; Stop-MyVm -Name $n -Force -ErrorAction Stop }
     for ($i = 1; $i -le $Rounds; $i++) {
@@ -52,8 +54,12 @@ function Invoke-DensityMemory {
         foreach ($n in $order) {
             $boot = Measure-Call { Start-MyVm -Name $n -Wait -TimeoutSeconds 300 -ErrorAction Stop }
             $vm = Get-MyVm -Name $n
-            $accel[$n] = ([System.IO.File]::ReadAllText("/proc/$($vm.Pid)/cmdline").Split([char] 0) | Where-Object { $_ -like 'tcg*' -or $_ -like 'kvm*' } | Select-Object -First 1)
-            Start-Sleep -Seconds 2   # the guest idles after ready; let its last writes land
+            $argv = [System.IO.File]::ReadAllText("/proc/$($vm.Pid)/cmdline").Split([char] 0)
+            $accel[$n] = ($argv | Where-Object { $_ -like 'tcg*' -or $_ -like 'kvm*' } | Select-Object -First 1)
+            $balloon[$n] = [string] ($argv | Where-Object { $_ -like 'virtio-balloon*' } | Select-Object -First 1)
+            # The guest idles after ready: its last writes land, and its balloon driver reports the
+            # pages it freed (seen here within 1 s of ready, RSS flat from then to 14 s).
+            Start-Sleep -Seconds 2
             $mem = Get-QemuMemory -ProcessId $vm.Pid -GuestMiB 128
             $samples[$n].Add([pscustomobject] @{ Boot = $boot; Memory = $mem })
             & $Log ("memory {0}: ready in {1:0} ms, RSS {2} MiB (guest RAM {3}, translation buffer {4}, rest {5})" -f $n, $boot.Wall, $mem.rssMiB, $mem.guestRamMiB, $mem.translationBufferMiB, $mem.restMiB)
@@ -79,9 +85,10 @@ function Invoke-DensityMemory {
         title = 'Memory per VM'
         module = $module; qemuDefaults = $qemu
         accelOption = [ordered] @{ module = $accel['mem-module']; qemuDefaults = $accel['mem-qemu'] }
+        balloonDevice = [ordered] @{ module = $balloon['mem-module']; qemuDefaults = $balloon['mem-qemu'] }
         rssRatio = $rssRatio; rssVerdict = Get-Verdict -Value $rssRatio -Target 0.7 -Kind max
         bootRatio = $bootRatio; bootVerdict = Get-Verdict -Value $bootRatio -Target 1.1 -Kind max
-        method = "Two VMs from 'tiny' (1 vCPU, 128 MiB, -Network None): one with the module's TCG default (translation buffer $([MyHypervisor.Core.Hypervisors.Qemu.TcgMemorySettings]::DefaultTranslationCacheMiB) MiB), one with -TranslationCacheMiB 0 (QEMU's own default: no tb-size). After a warm-up of each, $Rounds rounds, the order alternating: Start-MyVm -Wait (boot to the guest's ready report), 2 s of idle, then /proc/<pid>/smaps: RSS in all, the guest RAM mapping (anonymous, exactly 128 MiB), the translation buffer (the anonymous executable mapping) and the rest; then Stop-MyVm -Force."
+        method = "Two VMs from 'tiny' (1 vCPU, 128 MiB, -Network None): one with the module's TCG defaults (translation buffer $([MyHypervisor.Core.Hypervisors.Qemu.TcgMemorySettings]::DefaultTranslationCacheMiB) MiB; a virtio balloon with free page reporting, through which the guest's driver hands back the pages it freed after booting), one with -TranslationCacheMiB 0 -FreePageReporting `$false (QEMU's own defaults: no tb-size, no balloon). After a warm-up of each, $Rounds rounds, the order alternating: Start-MyVm -Wait (boot to the guest's ready report), 2 s of idle, then /proc/<pid>/smaps: RSS in all, the guest RAM mapping (anonymous, exactly 128 MiB), the translation buffer (the anonymous executable mapping) and the rest; then Stop-MyVm -Force."
     }
 }
 
@@ -288,6 +295,8 @@ function Add-DensityResults {
         Add-Line '| | module defaults (after) | QEMU defaults (before) | ratio | target | result |'
         Add-Line '|---|---|---|---|---|---|'
         Add-Line "| -accel | ``$($m.accelOption.module)`` | ``$($m.accelOption.qemuDefaults)`` | | | |"
+        $device = { param($value) if ($value) { "``-device $value``" } else { 'none' } }
+        Add-Line "| balloon | $(& $device $m.balloonDevice.module) | $(& $device $m.balloonDevice.qemuDefaults) | | | |"
         Add-Line "| RSS of a ready VM | $(Format-Summary $m.module.rssMiB ' MiB') | $(Format-Summary $m.qemuDefaults.rssMiB ' MiB') | $(Format-Ratio $m.rssRatio) | <= 0.7 | $($m.rssVerdict.text) |"
         Add-Line "| ... guest RAM touched | $(Format-Summary $m.module.guestRamMiB ' MiB') | $(Format-Summary $m.qemuDefaults.guestRamMiB ' MiB') | | | |"
         Add-Line "| ... translation buffer | $(Format-Summary $m.module.translationBufferMiB ' MiB') | $(Format-Summary $m.qemuDefaults.translationBufferMiB ' MiB') | | | |"

@@ -24,9 +24,13 @@ public sealed record VmChangeRequest
     public int? TranslationCacheMiB { get; init; }
     /// <summary>Back to the module's default translation buffer (the setting is removed from the definition).</summary>
     public bool DefaultTranslationCache { get; init; }
+    /// <summary>Turns the free page reporting balloon on or off (under TCG).</summary>
+    public bool? FreePageReporting { get; init; }
+    /// <summary>Back to the module's default for the balloon (the setting is removed from the definition).</summary>
+    public bool DefaultFreePageReporting { get; init; }
 
     public bool IsEmpty =>
         Cpus is null && MemoryMiB is null && Network is null && Bridge is null && Address is null && Gateway is null &&
         Volumes is null && AddVolumes.Count == 0 && RemoveVolumeTags.Count == 0 && KernelArguments is null &&
-        TranslationCacheMiB is null && !DefaultTranslationCache;
+        TranslationCacheMiB is null && !DefaultTranslationCache && FreePageReporting is null && !DefaultFreePageReporting;
 }

@@ -44,6 +44,7 @@ public static class VmReconfiguration
             Name = name, Image = before.Image, Cpus = change.Cpus ?? before.Cpus, MemoryMiB = change.MemoryMiB ?? before.MemoryMiB,
             Network = mode, Bridge = bridge, Address = address, Gateway = gateway, Volumes = volumes, KernelArguments = kernelArguments,
             TranslationCacheMiB = change.DefaultTranslationCache ? null : change.TranslationCacheMiB ?? before.TranslationCacheMiB,
+            FreePageReporting = change.DefaultFreePageReporting ? null : change.FreePageReporting ?? before.FreePageReporting,
         };
         // The bridge the VM already uses is not looked up again: only a new one must exist now.
         VmSpecRules.Validate(spec, b => (net.Mode == NetworkMode.Bridge && b == net.Bridge) || bridgeExists(b));
@@ -66,6 +67,7 @@ public static class VmReconfiguration
             Volumes = volumes.Select(v => new VmVolume { Path = Path.GetFullPath(v.Path), Tag = v.Tag, ReadOnly = v.ReadOnly }).ToList(),
             KernelArguments = kernelArguments,
             TranslationCacheMiB = spec.TranslationCacheMiB,
+            FreePageReporting = spec.FreePageReporting,
         };
         return new Plan(before, after, Differences(before, after));
     }
@@ -87,6 +89,7 @@ public static class VmReconfiguration
         Compare("Volumes", string.Join(", ", a.Volumes), string.Join(", ", b.Volumes));
         Compare("KernelArguments", a.KernelArguments, b.KernelArguments);
         Compare("TranslationCacheMiB", a.TranslationCacheMiB, b.TranslationCacheMiB);
+        Compare("FreePageReporting", a.FreePageReporting, b.FreePageReporting);
         return changes;
     }
 

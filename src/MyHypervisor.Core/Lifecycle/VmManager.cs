@@ -113,6 +113,7 @@ public sealed class VmManager
             KernelArguments = spec.KernelArguments,
             Hypervisor = spec.Hypervisor,
             TranslationCacheMiB = spec.TranslationCacheMiB,
+            FreePageReporting = spec.FreePageReporting,
         };
     }
 

@@ -22,5 +22,11 @@ public sealed record VmDefinition
     /// (<see cref="Hypervisors.Qemu.TcgMemorySettings.DefaultTranslationCacheMiB"/>), 0: QEMU's own. Unused under KVM.
     /// </summary>
     public int? TranslationCacheMiB { get; init; }
+    /// <summary>
+    /// A virtio balloon with free page reporting, through which the guest hands memory it freed back
+    /// to QEMU; null: the module's default (<see cref="Hypervisors.Qemu.TcgMemorySettings.DefaultFreePageReporting"/>),
+    /// false: no balloon device (QEMU's default). Unused under KVM.
+    /// </summary>
+    public bool? FreePageReporting { get; init; }
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
 }

@@ -18,6 +18,7 @@ public sealed class VmInfo
         Cpus = definition.Cpus;
         MemoryMiB = definition.MemoryMiB;
         TranslationCacheMiB = definition.TranslationCacheMiB ?? Hypervisors.Qemu.TcgMemorySettings.DefaultTranslationCacheMiB;
+        FreePageReporting = definition.FreePageReporting ?? Hypervisors.Qemu.TcgMemorySettings.DefaultFreePageReporting;
         Image = definition.Image;
         Network = definition.Network.ToString();
         MacAddress = definition.Network.MacAddress;
@@ -65,6 +66,8 @@ public sealed class VmInfo
     public int MemoryMiB { get; }
     /// <summary>TCG's translation buffer in MiB, the module's default applied (0: QEMU's own default; unused under KVM).</summary>
     public int TranslationCacheMiB { get; }
+    /// <summary>Whether the VM gets a free page reporting balloon under TCG, the module's default applied (unused under KVM).</summary>
+    public bool FreePageReporting { get; }
     public string Image { get; }
     public string Network { get; }
     public string? MacAddress { get; }

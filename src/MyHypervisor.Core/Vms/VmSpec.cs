@@ -21,4 +21,6 @@ public sealed record VmSpec
     public string Hypervisor { get; init; } = "qemu";
     /// <summary>TCG's translation buffer in MiB (null: the module's default; 0: QEMU's own).</summary>
     public int? TranslationCacheMiB { get; init; }
+    /// <summary>A free page reporting balloon under TCG (null: the module's default; false: none, as QEMU's defaults).</summary>
+    public bool? FreePageReporting { get; init; }
 }

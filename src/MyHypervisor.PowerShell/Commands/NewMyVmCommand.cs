@@ -98,6 +98,14 @@ public sealed class NewMyVmCommand : MyHypervisorCmdlet
     [Parameter]
     public int? TranslationCacheMiB { get; set; }
 
+    /// <summary>
+    /// A virtio balloon with free page reporting under TCG, so the guest hands memory it freed back
+    /// to the host: default on; $false gives QEMU's default (no balloon). Unused under KVM.
+    /// Not bound from the pipeline, for the same reason as TranslationCacheMiB.
+    /// </summary>
+    [Parameter]
+    public bool? FreePageReporting { get; set; }
+
     protected override void ProcessLocalRecord()
     {
         // -Bridge alone means a bridged network; an explicit -Network still wins (and is validated).
@@ -119,6 +127,7 @@ public sealed class NewMyVmCommand : MyHypervisorCmdlet
                 SshPort = SshPort,
                 Hypervisor = Hypervisor,
                 TranslationCacheMiB = TranslationCacheMiB,
+                FreePageReporting = FreePageReporting,
             };
             var definition = Manager.PlanNew(spec);
             var what = $"{definition.Cpus} CPU, {definition.MemoryMiB} MiB, image '{definition.Image}', network {definition.Network}, {definition.Hypervisor}";

@@ -63,6 +63,10 @@ public sealed class SetMyVmCommand : MyHypervisorCmdlet
     [Parameter]
     public int? TranslationCacheMiB { get; set; }
 
+    /// <summary>The free page reporting balloon under TCG on or off; $null: back to the module's default.</summary>
+    [Parameter]
+    public bool? FreePageReporting { get; set; }
+
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
@@ -83,6 +87,8 @@ public sealed class SetMyVmCommand : MyHypervisorCmdlet
             KernelArguments = KernelArguments,
             TranslationCacheMiB = TranslationCacheMiB,
             DefaultTranslationCache = bound.ContainsKey(nameof(TranslationCacheMiB)) && TranslationCacheMiB is null,
+            FreePageReporting = FreePageReporting,
+            DefaultFreePageReporting = bound.ContainsKey(nameof(FreePageReporting)) && FreePageReporting is null,
         };
         var context = CreateContext();
         foreach (var name in ResolveNames(Name))

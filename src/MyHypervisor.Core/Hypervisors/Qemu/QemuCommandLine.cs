@@ -86,6 +86,11 @@ public static class QemuCommandLine
             "-device", $"virtserialport,bus=vser0.0,chardev=chan0,name={ChannelPortName}",
             "-chardev", $"socket,id=agent0,path={Escape(r.AgentSocket)},server=on,wait=off",
             "-device", $"virtserialport,bus=vser0.0,chardev=agent0,name={AgentPortName}",
+        });
+        // After every other device, so that the PCI addresses of those stay as they were without it.
+        args.AddRange(TcgMemorySettings.BalloonArguments(r.Accelerator, d));
+        args.AddRange(new[]
+        {
             "-qmp", $"unix:{Escape(r.ApiSocket)},server=on,wait=off",
             "-pidfile", r.PidFile,
             "-daemonize",

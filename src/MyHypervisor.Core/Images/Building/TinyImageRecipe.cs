@@ -28,6 +28,8 @@ public sealed class TinyImageRecipe : IImageRecipe
     {
         "virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci",
         "virtio_blk", "failover", "net_failover", "virtio_net", "fuse", "virtiofs", "virtio_console",
+        // Free page reporting hands memory the guest freed back to QEMU (TcgMemorySettings, /init).
+        "virtio_balloon",
         "button", "evdev",
     };
 
