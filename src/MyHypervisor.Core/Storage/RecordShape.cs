@@ -48,7 +48,7 @@ public static class RecordShape
         if (r is null) return "the file holds null";
         if (r.CheckpointName is null) return "field 'checkpointName' is null";
         if (r.CheckpointName != checkpointName)
-            return $"field 'checkpointName' is '{Checkpoints.CheckpointNameRules.Printable(r.CheckpointName)}' but the file is checkpoint '{checkpointName}''s";
+            return $"field 'checkpointName' is '{Checkpoints.CheckpointNameRules.Printable(r.CheckpointName)}' but the file is the record of checkpoint '{checkpointName}'";
         if (r.Shape is null) return "field 'shape' is null";
         return r.Shape.Problem();
     }
