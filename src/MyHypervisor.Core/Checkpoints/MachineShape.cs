@@ -13,7 +13,9 @@ namespace MyHypervisor.Core.Checkpoints;
 /// they go with the mode. Settings that leave the machine as it is (TranslationCacheMiB, QEMU's TCG
 /// buffer; KernelArguments, read only at a boot) are not part of it: a restore loads fine with others.
 /// Every member is nullable so that a hand-edited record with a null is reported by field name.
-/// To add a setting: a member here, a line in <see cref="Of"/>, and an entry in <see cref="Settings"/>.
+/// To add a setting (a device such as a balloon): a member here, a line in <see cref="Of"/>, and an
+/// entry in <see cref="Settings"/>. Records written before it existed lack it, so its entry reads
+/// null as the value every machine had then (no such device), not as a problem.
 /// </summary>
 public sealed record MachineShape
 {
