@@ -8,7 +8,7 @@
 # (CPUs, memory, network, volumes); after Set-MyVm changed them, its restore puts them back in the
 # definition (-WhatIf names them, a warning says so) and the guest runs on with the memory and CPUs
 # it had; a hand-edited record that cannot be used is refused before anything is touched; one
-# taken before records existed says in plain words why it no longer fits.
+# taken before records existed says in plain words why it no longer fits; a full copy keeps the records.
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
@@ -285,6 +285,26 @@ Describe 'A memory checkpoint restored after Set-MyVm changed the machine' {
             Get-Content -LiteralPath $definitionFile -Raw | Should -Be $definition
         }
         finally { Set-Content -LiteralPath $recordFile -Value $recordText -NoNewline }
+    }
+}
+
+Describe 'A full copy of a VM with a memory checkpoint' {
+    It 'keeps the checkpoint''s record with the disk, so the copy''s restore knows the machine too' {
+        if ((Get-MyVm -Name 'cp').Status -ne 'Stopped') { $null = Stop-MyVm -Name 'cp' -Force -ErrorAction Stop }
+        $null = Copy-MyVm -Name 'cp' -NewName 'cpcopy' -ErrorAction Stop
+        try {
+            @(Get-MyVmCheckpoint -Name 'cpcopy' | Where-Object Kind -EQ 'Memory' | ForEach-Object CheckpointName) | Should -Be @('one')
+            Get-Content -LiteralPath (Join-Path $vmHome 'vms/cpcopy/checkpoint-one.json') -Raw |
+                Should -Be (Get-Content -LiteralPath (Join-Path $vmHome 'vms/cp/checkpoint-one.json') -Raw)
+            $null = Set-MyVm -Name 'cpcopy' -MemoryMiB 160 -ErrorAction Stop
+            $null = Restore-MyVmCheckpoint -Name 'cpcopy' -CheckpointName 'one' -WhatIf
+            (Get-MyVm -Name 'cpcopy').MemoryMiB | Should -Be 160 -Because '-WhatIf changes nothing'
+            $plan = @(Restore-MyVmCheckpoint -Name 'cpcopy' -CheckpointName 'one' -Confirm:$false -WhatIf:$false -Verbose -WarningAction SilentlyContinue -ErrorAction Stop 4>&1 |
+                ForEach-Object Message) -join "`n"
+            $plan | Should -Match 'MemoryMiB 160 -> 128'
+            (Get-MyVm -Name 'cpcopy').MemoryMiB | Should -Be 128
+        }
+        finally { Remove-MyVm -Name 'cpcopy' -Force -Confirm:$false -ErrorAction Continue }
     }
 }
 
