@@ -1,8 +1,12 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using MyHypervisor.Core.Changes;
 using MyHypervisor.Core.Configuration;
 using MyHypervisor.Core.Errors;
 using MyHypervisor.Core.Hypervisors.Qemu;
 using MyHypervisor.Core.Ledger;
 using MyHypervisor.Core.Lifecycle;
+using MyHypervisor.Core.Networking;
 using MyHypervisor.Core.Processes;
 using MyHypervisor.Core.Storage;
 using MyHypervisor.Core.Transactions;
@@ -24,8 +28,10 @@ namespace MyHypervisor.Core.Checkpoints;
 /// the start's steps as restore.&lt;step&gt; and the undo point taken at restore.storage.</item>
 /// </list>
 /// Existing checkpoints are never touched by a rollback: each undo names only its own snapshot.
+/// A memory checkpoint's record (<see cref="CheckpointRecords"/>) keeps the machine it was taken on;
+/// its restore puts that machine back in the VM's definition, in the same transaction (see <see cref="RestorePlan"/>).
 /// </summary>
-public sealed class VmCheckpointer(VmStore store)
+public sealed partial class VmCheckpointer(VmStore store)
 {
     public const string CheckpointOperation = "checkpoint";
     public const string RestoreOperation = "restore";
@@ -33,6 +39,7 @@ public sealed class VmCheckpointer(VmStore store)
     /// <summary>The longest a memory checkpoint's save may take (TCG on a busy host writes a 256 MiB guest in seconds).</summary>
     private static readonly TimeSpan SaveTimeout = TimeSpan.FromMinutes(5);
     private MyHvPaths Paths => store.Paths;
+    private readonly CheckpointRecords records = new(store.Paths);
 
     /// <summary>The ledger of a checkpoint or a disk restore under way (a memory restore uses the start's).</summary>
     public string JournalFile(string vm) => Path.Combine(Paths.VmDirectory(vm), "checkpoint.journal");
@@ -130,15 +137,25 @@ public sealed class VmCheckpointer(VmStore store)
         if (Entries(session, context.Cancel).Any(e => e.Name == tag))
             throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"VM '{name}' already has a checkpoint named '{tag}'. Remove-MyVmCheckpoint removes it, or choose another name.", name);
 
+        // No snapshot has this name (checked above): a record of it is left from one removed behind the module's back.
+        if (!live) records.Delete(name, tag);
+
         var transaction = Begin(CheckpointOperation, name, context);
         try
         {
             Report(context, name, "Checkpointing", "Recording", 10);
-            transaction.Step("prepare", context.Cancel, () => transaction.Intend(new ArtifactRecord
+            transaction.Step("prepare", context.Cancel, () =>
             {
-                Kind = ArtifactKind.CheckpointSnapshot, Step = "prepare", Scope = ArtifactScope.Attempt,
-                Path = disk, Name = tag, Socket = live ? Paths.ApiSocket(name) : null,
-            }));
+                transaction.Intend(new ArtifactRecord
+                {
+                    Kind = ArtifactKind.CheckpointSnapshot, Step = "prepare", Scope = ArtifactScope.Attempt,
+                    Path = disk, Name = tag, Socket = live ? Paths.ApiSocket(name) : null,
+                });
+                // The machine the memory state is saved from (Set-MyVm changes no running VM: the definition is what QEMU runs).
+                if (!live) return;
+                transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = "prepare", Scope = ArtifactScope.Attempt, Path = records.FileOf(name, tag) });
+                records.Write(name, new CheckpointRecord { CheckpointName = tag, TakenAt = DateTimeOffset.UtcNow, Shape = MachineShape.Of(session.Definition) });
+            });
             Report(context, name, "Checkpointing", live ? "Saving the disk, memory and device state" : "Saving the disk", 30);
             transaction.Step("save", context.Cancel, () =>
             {
@@ -159,26 +176,72 @@ public sealed class VmCheckpointer(VmStore store)
     // ---- restore --------------------------------------------------------------------------------
 
     /// <summary>
+    /// What restoring <paramref name="checkpoint"/> does to the VM's definition, checked before
+    /// anything is touched: its record must be usable (InvalidVmSpec naming the file and field), and
+    /// the machine it names must pass Set-MyVm's rules here and now (a bridge that still exists).
+    /// </summary>
+    public RestorePlan PlanRestore(VmSession session, CheckpointInfo checkpoint)
+    {
+        var name = session.Name;
+        var before = session.Definition;
+        if (checkpoint.Kind != CheckpointKind.Memory) return new RestorePlan(checkpoint, before, before, Array.Empty<string>(), ShapeRecorded: false);
+        RefuseMemoryStateOnOtherEngines(session);
+        var record = records.Read(name, checkpoint.CheckpointName);
+        if (record is null)
+        {
+            // Taken before machines were recorded: restored on the definition as it is (a load that does not fit is explained after it fails).
+            if (before.Volumes.Count > 0)
+                throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
+                    $"VM '{name}' now has virtiofs volumes, and a memory checkpoint cannot resume with them (vhost-user-fs devices are not migratable). " +
+                    "Remove the volumes (Set-MyVm -Volume @()) to restore it.", name);
+            return new RestorePlan(checkpoint, before, before, Array.Empty<string>(), ShapeRecorded: false);
+        }
+        VmReconfiguration.Plan change;
+        try { change = VmReconfiguration.Apply(before, record.Shape!.ToChange(), TapDevices.BridgeExists); }
+        catch (MyHvException e) when (e.Kind == MyHvErrorKind.InvalidVmSpec)
+        {
+            throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
+                $"Checkpoint '{checkpoint.CheckpointName}' of VM '{name}' was taken on a machine that cannot be set up now ({e.Message}); nothing was changed. " +
+                $"Its record is {records.FileOf(name, checkpoint.CheckpointName)}.", name, e);
+        }
+        if (change.After.Volumes.Count > 0)
+            throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
+                $"Checkpoint '{checkpoint.CheckpointName}' of VM '{name}': its record ({records.FileOf(name, checkpoint.CheckpointName)}) names virtiofs volumes, " +
+                "and a memory checkpoint cannot resume with them (vhost-user-fs devices are not migratable); nothing was changed.", name);
+        return new RestorePlan(checkpoint, before, change.After, change.Changes, ShapeRecorded: true);
+    }
+
+    /// <summary>
     /// Restores a checkpoint of a VM that is not running (the caller stops a running one first,
     /// with -Force). A disk checkpoint leaves the VM stopped; a memory checkpoint is resumed by
     /// <paramref name="start"/> (a start with <see cref="StartOptions.Checkpoint"/>), so the guest
-    /// runs on from where it was saved.
+    /// runs on from where it was saved, on the machine of <paramref name="plan"/> (its definition
+    /// written by the start's storage step, and written back by its rollback).
     /// </summary>
-    public void Restore(VmSession session, CheckpointInfo checkpoint, OperationContext context, Action<StartOptions> start, StartOptions startOptions)
+    public void Restore(VmSession session, RestorePlan plan, OperationContext context, Action<StartOptions> start, StartOptions startOptions)
     {
+        var checkpoint = plan.Checkpoint;
         var name = session.Name;
         if (session.State.Status.IsLive())
             throw new MyHvException(MyHvErrorKind.VmAlreadyRunning, $"VM '{name}' is running: Restore-MyVmCheckpoint -Force stops it first.", name);
         SweepUndoPoints(session, context);
         if (checkpoint.Kind == CheckpointKind.Memory)
         {
-            RefuseMemoryStateOnOtherEngines(session);
-            if (session.Definition.Volumes.Count > 0)
-                throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
-                    $"VM '{name}' now has virtiofs volumes, and a memory checkpoint cannot resume with them (vhost-user-fs devices are not migratable). " +
-                    "Remove the volumes (Set-MyVm -Volume @()) to restore it.", name);
-            start(startOptions with { Checkpoint = checkpoint.CheckpointName });
+            if (plan.Redefines)
+                context.Say($"VM '{name}': checkpoint '{checkpoint.CheckpointName}' was taken on other settings; the restore puts them back in its definition: {plan.Describe()}");
+            try
+            {
+                start(startOptions with { Checkpoint = checkpoint.CheckpointName, Definition = plan.Redefines ? plan.After : null });
+            }
+            catch (MyHvException e) when (e.Kind == MyHvErrorKind.VmStartFailed && LoadFailure(e) is { } qemuSaid)
+            {
+                context.Say($"VM '{name}': QEMU could not load the checkpoint's state: {qemuSaid}");
+                throw MachineMismatch(session, plan, qemuSaid, e);
+            }
             context.Say($"VM '{name}' resumed from checkpoint '{checkpoint.CheckpointName}'");
+            if (plan.Redefines)
+                context.Warning($"VM '{name}': its definition is back to the settings checkpoint '{checkpoint.CheckpointName}' was taken with: {plan.Describe()}. " +
+                    "Set-MyVm on the stopped VM sets the ones from before the restore again.");
             return;
         }
 
@@ -201,6 +264,49 @@ public sealed class VmCheckpointer(VmStore store)
         TryDelete(() => QcowSnapshots.DeleteOffline(disk, undo), undo, context);
         Report(context, name, "Restoring", "Done", 100);
         context.Say($"VM '{name}': its disk is back at checkpoint '{checkpoint.CheckpointName}'");
+    }
+
+    /// <summary>QEMU's lines on a state that does not fit the machine it was started as (the start's rollback left everything as it was).</summary>
+    private static string? LoadFailure(MyHvException e)
+    {
+        var text = e.InnerException?.Message ?? e.Message;
+        if (!text.Contains("while loading VM state", StringComparison.Ordinal) && !text.Contains("cannot accept migration", StringComparison.Ordinal)) return null;
+        var lines = text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0);
+        return string.Join(" / ", lines.Select(l => l.Replace("qemu-system-x86_64: ", "", StringComparison.Ordinal)));
+    }
+
+    /// <summary>QEMU's "Size mismatch: pc.ram: 0x&lt;saved&gt; != 0x&lt;now&gt;" (the first size is the one in the saved state).</summary>
+    [GeneratedRegex(@"Size mismatch: pc\.ram: 0x([0-9a-fA-F]+) != 0x([0-9a-fA-F]+)")]
+    private static partial Regex RamSizeMismatch();
+
+    /// <summary>
+    /// The error of a memory checkpoint that QEMU could not load: said in the module's words (which
+    /// settings, what to do), not QEMU's (its lines go to -Verbose). Taken before machines were
+    /// recorded, it names the memory size QEMU reports it was saved with, if it does.
+    /// </summary>
+    private MyHvException MachineMismatch(VmSession session, RestorePlan plan, string qemuSaid, MyHvException failure)
+    {
+        var name = session.Name;
+        var cp = plan.Checkpoint.CheckpointName;
+        var d = plan.After;
+        var now = $"Cpus {d.Cpus}, MemoryMiB {d.MemoryMiB}, Network {d.Network}";
+        string message;
+        if (plan.ShapeRecorded)
+            message = $"Checkpoint '{cp}' of VM '{name}' could not be resumed on the machine it was taken on ({now}): its saved state does not fit " +
+                "that machine (was its record edited, or the VM's image changed?). The VM, its definition and its disk are as they were before; " +
+                $"a disk checkpoint or Start-MyVm still works. See -Verbose for QEMU's words.";
+        else
+        {
+            var memory = "";
+            if (RamSizeMismatch().Match(qemuSaid) is { Success: true } m
+                && long.TryParse(m.Groups[1].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var saved))
+                memory = $" It was taken with MemoryMiB {saved / (1024 * 1024)}; the VM now has {d.MemoryMiB}.";
+            message = $"Checkpoint '{cp}' of VM '{name}' was taken before the module recorded the settings of the machine a checkpoint is taken on, " +
+                $"and its saved state does not fit the VM as it is defined now ({now}): its CPUs, memory or network were changed since (Set-MyVm).{memory} " +
+                $"Set them back to the values it had when the checkpoint was taken (Set-MyVm -Name {name} -Cpus <n> -MemoryMiB <MiB> -Network <mode> on the stopped VM) " +
+                "and restore it again. The VM and its disk are as they were before.";
+        }
+        return new MyHvException(MyHvErrorKind.InvalidVmSpec, message, name, failure) { FailedStep = failure.FailedStep, Leftovers = failure.Leftovers };
     }
 
     /// <summary>A restore's first step: a snapshot of the disk as it is, recorded first, so any failure can go back to it.</summary>
@@ -261,6 +367,7 @@ public sealed class VmCheckpointer(VmStore store)
             else QcowSnapshots.DeleteOffline(disk, checkpoint.CheckpointName);
             return 0;
         });
+        records.Delete(session.Name, checkpoint.CheckpointName);
         context.Say($"VM '{session.Name}': checkpoint '{checkpoint.CheckpointName}' removed");
     }
 

@@ -148,7 +148,8 @@ public sealed class VmCloner(VmStore store)
         var target = Path.Combine(staging, linked ? "base.qcow2" : "disk.qcow2");
         File.Copy(disk, target);
         File.SetUnixFileMode(target, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        if (!linked) return;
+        // A full copy keeps the disk's checkpoints, so it keeps their records of the machine each was taken on.
+        if (!linked) { Checkpoints.CheckpointRecords.CopyAll(Paths.VmDirectory(sourceName), staging); return; }
         // Frozen: nothing may write the base any more.
         File.SetUnixFileMode(target, UnixFileMode.UserRead);
         var overlay = Path.Combine(staging, "disk.qcow2");

@@ -32,6 +32,11 @@ public enum ArtifactKind
     /// recorded later, is ended first). Already gone means the restore committed.
     /// </summary>
     DiskUndoPoint,
+    /// <summary>
+    /// definition.json rewritten by a restore to the machine its memory checkpoint was taken on
+    /// (Path, the file; PreviousContent, what it held). Undone by writing that back.
+    /// </summary>
+    ReplacedDefinition,
 }
 
 /// <summary>How long an artifact lives if the start succeeds.</summary>

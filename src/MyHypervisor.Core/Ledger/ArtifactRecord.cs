@@ -21,7 +21,7 @@ public sealed record ArtifactRecord
     public string? Marker { get; init; }
     /// <summary>The program's file name, so a marker search only matches that program.</summary>
     public string? Program { get; init; }
-    /// <summary>For CommittedState: the state file's content before the attempt.</summary>
+    /// <summary>For CommittedState and ReplacedDefinition: the file's content before the attempt.</summary>
     public string? PreviousContent { get; init; }
     /// <summary>The start attempt that wrote this record (CommittedState undoes only its own commit).</summary>
     public Guid? Attempt { get; init; }
@@ -38,6 +38,7 @@ public sealed record ArtifactRecord
         ArtifactKind.Directory => $"directory {Path}",
         ArtifactKind.CheckpointSnapshot => $"checkpoint '{Name}' in {Path}",
         ArtifactKind.DiskUndoPoint => $"undo point '{Name}' of {Path}",
+        ArtifactKind.ReplacedDefinition => $"definition {Path} as the restored checkpoint's",
         ArtifactKind.Mount => $"read-only bind mount {Path}{(Name is null ? "" : $" of {Name}")}",
         _ => $"file {Path}",
     };

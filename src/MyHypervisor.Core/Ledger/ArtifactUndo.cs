@@ -50,6 +50,7 @@ public static class ArtifactUndo
                 ArtifactKind.TapDevice => DeleteTap(record.Name!),
                 ArtifactKind.Mount => Unmount(record.Path!),
                 ArtifactKind.CommittedState => RestoreState(record),
+                ArtifactKind.ReplacedDefinition => RestoreDefinition(record),
                 ArtifactKind.CheckpointSnapshot => Checkpoints.SnapshotUndo.DeleteCheckpoint(record),
                 ArtifactKind.DiskUndoPoint => Checkpoints.SnapshotUndo.RevertToUndoPoint(record),
                 _ => throw new InvalidOperationException($"no undo for {record.Kind}"),
@@ -141,6 +142,19 @@ public static class ArtifactUndo
         var path = record.Path!;
         if (!File.Exists(path) || record.PreviousContent is null) return UndoResult.AlreadyGone;
         if (AttemptOf(File.ReadAllText(path)) != record.Attempt) return UndoResult.AlreadyGone;
+        AtomicFile.WriteAllText(path, record.PreviousContent);
+        return UndoResult.Removed;
+    }
+
+    /// <summary>
+    /// Writes back the definition from before a restore. The restore held the VM's lock from its
+    /// write to its end, and a dead one is rolled back before any other command reads the VM, so
+    /// nothing else can have changed the file in between.
+    /// </summary>
+    private static UndoResult RestoreDefinition(ArtifactRecord record)
+    {
+        var path = record.Path!;
+        if (record.PreviousContent is null || (File.Exists(path) && File.ReadAllText(path) == record.PreviousContent)) return UndoResult.AlreadyGone;
         AtomicFile.WriteAllText(path, record.PreviousContent);
         return UndoResult.Removed;
     }

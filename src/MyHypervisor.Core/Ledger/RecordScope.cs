@@ -46,6 +46,7 @@ public sealed class RecordScope
         {
             ArtifactKind.OverlayDisk => ExactPath(record.Path, paths.OverlayFile(vmName)),
             ArtifactKind.CommittedState => ExactPath(record.Path, paths.StateFile(vmName)),
+            ArtifactKind.ReplacedDefinition => ExactPath(record.Path, paths.DefinitionFile(vmName)) ?? OwnDefinition(record.PreviousContent),
             ArtifactKind.CheckpointSnapshot or ArtifactKind.DiskUndoPoint => Snapshot(record),
             ArtifactKind.File => PathInside(record.Path, keepLast: true, allowRoot: false, VmDirectory, RuntimeDirectory),
             ArtifactKind.Directory => PathInside(record.Path, keepLast: false, allowRoot: true, RuntimeDirectory),
@@ -67,6 +68,20 @@ public sealed class RecordScope
             ? tag.StartsWith(Checkpoints.CheckpointNameRules.ReservedPrefix, StringComparison.Ordinal) && Checkpoints.CheckpointNameRules.Problem("x" + tag) is null
             : Checkpoints.CheckpointNameRules.Problem(tag) is null;
         return ownTag ? null : $"'{Checkpoints.CheckpointNameRules.Printable(tag)}' is not a snapshot tag this module makes";
+    }
+
+    /// <summary>The text a definition's undo would write back must be a definition of this VM (its name), never any text.</summary>
+    private string? OwnDefinition(string? content)
+    {
+        if (content is null) return "it holds no earlier definition";
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(content);
+            return doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && doc.RootElement.TryGetProperty("name", out var name)
+                && name.ValueKind == System.Text.Json.JsonValueKind.String && name.GetString() == vmName
+                ? null : $"the earlier definition it holds is not VM '{vmName}''s";
+        }
+        catch (System.Text.Json.JsonException) { return "the earlier definition it holds is not JSON"; }
     }
 
     private static string? Canonical(string? path) =>

@@ -10,5 +10,12 @@ public sealed record StartOptions(bool WaitForGuest = false, TimeSpan? Timeout =
     /// </summary>
     public string? Checkpoint { get; init; }
 
+    /// <summary>
+    /// With <see cref="Checkpoint"/>: the definition the restore puts back (the machine the checkpoint
+    /// was taken on), written in the start's storage step and written back by its rollback; null
+    /// when the VM's definition already builds that machine.
+    /// </summary>
+    public Vms.VmDefinition? Definition { get; init; }
+
     public TimeSpan EffectiveTimeout => Timeout ?? TimeSpan.FromSeconds(60);
 }

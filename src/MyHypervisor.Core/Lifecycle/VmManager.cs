@@ -305,24 +305,29 @@ public sealed class VmManager
     /// <summary>
     /// Restores a checkpoint (Restore-MyVmCheckpoint). A running or paused VM is stopped first only
     /// with <paramref name="force"/> (its current state is given up). A memory checkpoint is resumed
-    /// by a start of its own: the VM runs on from where it was saved.
+    /// by a start of its own: the VM runs on from where it was saved, on the machine it was taken on
+    /// (its settings put back in the definition). <paramref name="confirm"/> sees the plan first
+    /// (-WhatIf/-Confirm), after every check and before anything is touched; returns null when declined.
     /// </summary>
-    public VmInfo RestoreCheckpoint(string name, string checkpointName, bool force, StartOptions startOptions, OperationContext context)
+    public VmInfo? RestoreCheckpoint(string name, string checkpointName, bool force, StartOptions startOptions,
+        Func<Checkpoints.RestorePlan, bool> confirm, OperationContext context)
     {
         using var session = Open(name, WriterLockWait, context);
         var checkpoint = checkpointer.Find(session, checkpointName, context.Cancel);
+        if (session.State.Status.IsLive() && !force)
+            throw new MyHvException(MyHvErrorKind.VmAlreadyRunning,
+                $"VM '{name}' is {session.State.Status.ToString().ToLowerInvariant()}: restoring checkpoint '{checkpointName}' gives up its current state. " +
+                "Use Restore-MyVmCheckpoint -Force to stop it first.", name);
+        var plan = checkpointer.PlanRestore(session, checkpoint);
+        if (!confirm(plan)) return null;
         if (session.State.Status.IsLive())
         {
-            if (!force)
-                throw new MyHvException(MyHvErrorKind.VmAlreadyRunning,
-                    $"VM '{name}' is {session.State.Status.ToString().ToLowerInvariant()}: restoring checkpoint '{checkpointName}' gives up its current state. " +
-                    "Use Restore-MyVmCheckpoint -Force to stop it first.", name);
             context.Say($"VM '{name}' is running; stopping it (-Force) before the restore");
             stopper.Stop(session, new StopOptions(Force: true), context);
         }
         try
         {
-            checkpointer.Restore(session, checkpoint, context, options => starter.Start(session, options, context), startOptions);
+            checkpointer.Restore(session, plan, context, options => starter.Start(session, options, context), startOptions);
         }
         catch (MyHvException e) when (e.Kind == MyHvErrorKind.StateWriteFailed && checkpoint.Kind == Checkpoints.CheckpointKind.Memory)
         {
@@ -514,6 +519,8 @@ public sealed class VmManager
         // After the start journal's recovery: a checkpoint killed mid-save is undone through the QEMU that still runs.
         var undone = checkpointer.RecoverInterrupted(session, context);
         if (undone.Count > 0) removed = removed.Concat(undone).ToList();
+        // A rolled-back restore may have written back the definition from before it.
+        if (removed.Count > 0) session.Redefine(store.ReadDefinition(name));
         // Every command that opens the VM keeps its console log bounded (see ConsoleLog).
         ConsoleLog.Bound(Paths.ConsoleLog(name));
         return session;

@@ -20,7 +20,7 @@ public sealed class VmSession : IDisposable
         State = state;
     }
 
-    public VmDefinition Definition { get; }
+    public VmDefinition Definition { get; private set; }
     public VmState State { get; private set; }
     public string Name => Definition.Name;
 
@@ -42,6 +42,12 @@ public sealed class VmSession : IDisposable
         store.WriteState(Name, state, durable);
         State = state;
     }
+
+    /// <summary>
+    /// The definition as written now: after a restore put back its checkpoint's machine, or after a
+    /// rollback wrote back the one from before (the session was opened with the file as it was then).
+    /// </summary>
+    public void Redefine(VmDefinition definition) => Definition = definition;
 
     public void Dispose() => vmLock.Dispose();
 }

@@ -21,7 +21,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
 
     public void Start(VmSession session, StartOptions options, OperationContext context)
     {
-        var definition = session.Definition;
+        var definition = options.Checkpoint is not null && options.Definition is { } restored ? restored : session.Definition;
         var name = definition.Name;
         if (session.State.Status.IsLive())
             throw new MyHvException(MyHvErrorKind.VmAlreadyRunning,
@@ -67,6 +67,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
             {
                 PrepareStorage(transaction, definition, ready);
                 if (options.Checkpoint is not null) Checkpoints.VmCheckpointer.TakeUndoPoint(transaction, Paths.OverlayFile(name));
+                if (!ReferenceEquals(definition, session.Definition)) ReplaceDefinition(transaction, definition);
             });
             Step(transaction, context, name, "runtime-dir", 20, () => CreateRuntimeDirectory(transaction, name));
             if (definition.Network.Mode == NetworkMode.Bridge)
@@ -115,6 +116,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 SshPort = sshPort,
             }));
             transaction.Retire();
+            session.Redefine(definition);
             context.Say($"VM '{name}' is running ({launched!.Process}, {ready.Accelerator})");
             if (options.Checkpoint is not null) Checkpoints.VmCheckpointer.DropUndoPoint(transaction, Paths.ApiSocket(name), context);
         }
@@ -185,6 +187,17 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         }
         File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         File.Move(temp, overlay);
+    }
+
+    /// <summary>A restore's definition, recorded with what the file held first, so any failure writes that back.</summary>
+    private void ReplaceDefinition(StartTransaction transaction, VmDefinition definition)
+    {
+        var file = Paths.DefinitionFile(definition.Name);
+        transaction.Intend(new ArtifactRecord
+        {
+            Kind = ArtifactKind.ReplacedDefinition, Step = "storage", Scope = ArtifactScope.Attempt, Path = file, PreviousContent = File.ReadAllText(file),
+        });
+        store.WriteDefinition(definition);
     }
 
     /// <summary>The mark every process and TAP of this run carries (see Orphans.OwnerMark).</summary>

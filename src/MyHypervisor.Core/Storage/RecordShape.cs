@@ -42,6 +42,17 @@ public static class RecordShape
         return null;
     }
 
+    /// <summary>The first problem with a checkpoint's record read from the file of checkpoint <paramref name="checkpointName"/>, or null.</summary>
+    public static string? CheckpointProblem(Checkpoints.CheckpointRecord? r, string checkpointName)
+    {
+        if (r is null) return "the file holds null";
+        if (r.CheckpointName is null) return "field 'checkpointName' is null";
+        if (r.CheckpointName != checkpointName)
+            return $"field 'checkpointName' is '{Checkpoints.CheckpointNameRules.Printable(r.CheckpointName)}' but the file is the record of checkpoint '{checkpointName}'";
+        if (r.Shape is null) return "field 'shape' is null";
+        return r.Shape.Problem();
+    }
+
     /// <summary>The first problem with a state, or null.</summary>
     public static string? StateProblem(VmState s)
     {

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using MyHypervisor.Core.Checkpoints;
 using MyHypervisor.Core.Lifecycle;
 using MyHypervisor.Core.Vms;
 using MyHypervisor.PowerShell.Completion;
@@ -46,13 +47,18 @@ public sealed class RestoreMyVmCheckpointCommand : MyHypervisorCmdlet
     {
         foreach (var name in ResolveNames(Name))
         {
-            if (!ShouldProcess($"VM '{name}'", $"Restore checkpoint '{CheckpointName}'{(Force ? " (stopping it first if it runs)" : "")}")) continue;
             TryForVm(name, () =>
             {
+                // The plan is known only once the VM and the checkpoint's record are read: -WhatIf names the settings the restore puts back.
                 var vm = Manager.RestoreCheckpoint(name, CheckpointName, Force, new StartOptions(Wait, TimeSpan.FromSeconds(TimeoutSeconds)),
+                    plan => ShouldProcess($"VM '{name}'", Action(plan)),
                     CreateContext(new ProgressReporter(this, "Restore-MyVmCheckpoint", 1).Report));
-                if (PassThru) WriteObject(vm);
+                if (PassThru && vm is not null) WriteObject(vm);
             });
         }
     }
+
+    private string Action(RestorePlan plan) =>
+        $"Restore checkpoint '{CheckpointName}'{(Force ? " (stopping it first if it runs)" : "")}" +
+        (plan.Redefines ? $", putting back the settings it was taken with: {plan.Describe()}" : "");
 }

@@ -3,7 +3,9 @@
 # qemu-img) and of Restore-MyVmCheckpoint (a memory checkpoint: restore.storage ... restore.commit,
 # the start's steps; a disk checkpoint: restore.storage, restore.commit), each with error and with
 # kill, leaves the VM as it was: the same status and QEMU process, the same snapshots in its disk
-# (as qemu-img lists them, the module's undo points included), the same files, the same disk
+# (as qemu-img lists them, the module's undo points included), the same files (a memory
+# checkpoint's record included), the same definition (a memory restore puts back the settings its
+# checkpoint was taken with, here another memory size, from its storage step on), the same disk
 # content, and nothing left behind. One prepared VM serves each operation's cases.
 
 BeforeDiscovery {
@@ -26,6 +28,7 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'CheckpointSupport.psm1') -Force
     $script:vmHome = Initialize-MyHvTestSuite
     $script:disk = Join-Path $vmHome 'vms/fp/disk.qcow2'
+    $script:definitionFile = Join-Path $vmHome 'vms/fp/definition.json'
 
     function Invoke-Killed([scriptblock] $ScriptBlock, [string] $FailPoint) {
         $run = Invoke-MyHvChild -ScriptBlock $ScriptBlock -Environment @{ MYHV_HOME = $vmHome; MYHV_FAILPOINTS = "$FailPoint=kill"; MYHV_ACCEL = 'tcg' }
@@ -43,8 +46,9 @@ BeforeAll {
     }
 
     function Assert-RestoreRolledBack([string] $Step, [string] $Action, [string] $Checkpoint, [string] $ErrorId) {
-        # The stopped VM as it was, its disk's content as the copy taken before the cases ($copy), nothing left behind.
+        # The stopped VM as it was, its definition and its disk's content as before the cases ($copy), nothing left behind.
         $before = Get-CpPicture -HomePath $vmHome -Name 'fp'
+        $definition = Get-Content -LiteralPath $definitionFile -Raw
         if ($Action -eq 'error') {
             $e = Invoke-Failing { Restore-MyVmCheckpoint -Name 'fp' -CheckpointName $Checkpoint -ErrorAction Continue } "restore.$Step"
             $e.FullyQualifiedErrorId | Should -Be "$ErrorId,MyHypervisor.PowerShell.Commands.RestoreMyVmCheckpointCommand"
@@ -54,6 +58,8 @@ BeforeAll {
             Invoke-Killed $script "restore.$Step"
         }
         Get-CpPicture -HomePath $vmHome -Name 'fp' | Should -Be $before
+        Get-Content -LiteralPath $definitionFile -Raw | Should -Be $definition -Because 'a restore that put back the checkpoint''s settings writes back the definition from before'
+        (Get-MyVm -Name 'fp').MemoryMiB | Should -Be ($definition | ConvertFrom-Json).memoryMiB -Because 'the next command sees the definition written back'
         Test-CpSameDiskContent -Left $copy -Right $disk | Should -BeTrue -Because 'the disk must be back as it was before the restore'
         Get-MyHvLeftover -HomePath $vmHome | Should -BeNullOrEmpty
     }
@@ -99,6 +105,9 @@ Describe 'Checkpoint-MyVm fail points' {
 Describe 'Restore-MyVmCheckpoint fail points (a memory checkpoint of a stopped VM)' {
     BeforeAll {
         if ((Get-MyVm -Name 'fp').Status -ne 'Stopped') { $null = Stop-MyVm -Name 'fp' -Force -ErrorAction Stop }
+        # 'base' was taken with 128 MiB: each restore also puts that back in the definition (from the
+        # storage step on), which its rollback must write back.
+        $null = Set-MyVm -Name 'fp' -MemoryMiB 160 -ErrorAction Stop
         $script:copy = Join-Path $TestDrive 'before.qcow2'
         Copy-Item -LiteralPath $disk -Destination $copy
     }
@@ -113,8 +122,10 @@ Describe 'Restore-MyVmCheckpoint fail points (a disk checkpoint)' {
         # 'cold' holds /data/later.txt; the disk is then moved back to 'base' (without it), so a
         # restore of 'cold' that was not undone would show.
         $null = Checkpoint-MyVm -Name 'fp' -CheckpointName 'cold' -ErrorAction Stop
-        $null = Restore-MyVmCheckpoint -Name 'fp' -CheckpointName 'base' -Wait -ErrorAction Stop
+        $null = Restore-MyVmCheckpoint -Name 'fp' -CheckpointName 'base' -Wait -WarningAction SilentlyContinue -ErrorAction Stop
         $null = Stop-MyVm -Name 'fp' -Force -ErrorAction Stop
+        (Get-MyVm -Name 'fp').MemoryMiB | Should -Be 128
+        $null = Set-MyVm -Name 'fp' -MemoryMiB 160 -ErrorAction Stop
         $script:copy = Join-Path $TestDrive 'before-disk.qcow2'
         Copy-Item -LiteralPath $disk -Destination $copy
     }
@@ -126,8 +137,9 @@ Describe 'Restore-MyVmCheckpoint fail points (a disk checkpoint)' {
     It 'without fail points, the same restores work afterwards' {
         $null = Restore-MyVmCheckpoint -Name 'fp' -CheckpointName 'cold' -ErrorAction Stop
         Test-CpSameDiskContent -Left $copy -Right $disk | Should -BeFalse -Because 'the disk is now the checkpoint''s'
-        $vm = Restore-MyVmCheckpoint -Name 'fp' -CheckpointName 'base' -Wait -PassThru -ErrorAction Stop
+        $vm = Restore-MyVmCheckpoint -Name 'fp' -CheckpointName 'base' -Wait -PassThru -WarningAction SilentlyContinue -ErrorAction Stop
         $vm.Status | Should -Be 'Running'
+        $vm.MemoryMiB | Should -Be 128 -Because 'the definition is back to the machine the checkpoint was taken on'
         (Invoke-MyVmCommand -Name 'fp' -Command 'test -e /data/later.txt; echo $?' -ErrorAction Stop).StdOut.Trim() | Should -Be '1'
         Get-CpSnapshotName -HomePath $vmHome -Name 'fp' | Should -Be @('base', 'cold')
     }

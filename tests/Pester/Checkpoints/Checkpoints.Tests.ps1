@@ -4,7 +4,11 @@
 # checkpointed; a stopped VM gets a disk checkpoint whose restore brings its disk back; a VM with
 # virtiofs volumes is refused a memory checkpoint with InvalidVmSpec; hostile checkpoint names are
 # refused before anything is made; listing, wildcards, the pipeline, removal, tab completion and
-# the table view (deserialized too).
+# the table view (deserialized too). A memory checkpoint records the machine it was taken on
+# (CPUs, memory, network, volumes); after Set-MyVm changed them, its restore puts them back in the
+# definition (-WhatIf names them, a warning says so) and the guest runs on with the memory and CPUs
+# it had; a hand-edited record that cannot be used is refused before anything is touched; one
+# taken before records existed says in plain words why it no longer fits; a full copy keeps the records.
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
@@ -36,6 +40,8 @@ Describe 'A memory checkpoint of a running guest' {
     It 'is taken while the guest runs on, with its memory state' {
         Skip-UnlessPrerequisite -Name 'qemu-system-x86_64' -Condition { Get-Command qemu-system-x86_64 -ErrorAction Ignore }
         $vm = Start-MyVm -Name 'cp' -Wait -TimeoutSeconds 180 -PassThru -ErrorAction Stop
+        # What the guest booted with (its init prints it): a restore must bring back this very machine.
+        $script:bootMemTotalKiB = [long] (Wait-MyHvConsoleText -HomePath $vmHome -Name 'cp' -Pattern '^myhv-guest: memtotal-kib (\d+)$' -TimeoutSeconds 5)
         $null = Invoke-Guest 'echo before > /data/before.txt; sync'
         $script:uptimeAtCheckpoint = Get-Uptime
         $cp = Checkpoint-MyVm -Name 'cp' -CheckpointName 'one' -ErrorAction Stop
@@ -50,6 +56,13 @@ Describe 'A memory checkpoint of a running guest' {
         $null = Invoke-Guest 'sleep 8; echo after > /data/after.txt; sync'
         $script:uptimeAfter = Get-Uptime
         Get-CpSnapshotName -HomePath $vmHome -Name 'cp' | Should -Be @('one')
+        # Its record keeps the machine the memory state was saved from.
+        $record = Get-Content -LiteralPath (Join-Path $vmHome 'vms/cp/checkpoint-one.json') -Raw | ConvertFrom-Json
+        $record.checkpointName | Should -Be 'one'
+        $record.shape.cpus | Should -Be 1
+        $record.shape.memoryMiB | Should -Be 128
+        $record.shape.network.mode | Should -Be 'User'
+        @($record.shape.volumes).Count | Should -Be 0
     }
 
     It 'is not restored over a running VM without -Force' {
@@ -96,8 +109,10 @@ Describe 'A memory checkpoint of a running guest' {
         @(Get-MyVmCheckpoint -Name 'cp' | ForEach-Object CheckpointName) | Should -Be @('one', 'paused')
         @(Get-MyVmCheckpoint -Name 'c*' -CheckpointName 'p*' | ForEach-Object CheckpointName) | Should -Be @('paused')
         @(Get-MyVm -Name 'cp' | Get-MyVmCheckpoint | ForEach-Object VmName) | Should -Be @('cp', 'cp')
+        Test-Path -LiteralPath (Join-Path $vmHome 'vms/cp/checkpoint-paused.json') | Should -BeTrue
         Get-MyVmCheckpoint -Name 'cp' -CheckpointName 'paused' | Remove-MyVmCheckpoint -ErrorAction Stop
         Get-CpSnapshotName -HomePath $vmHome -Name 'cp' | Should -Be @('one')
+        Test-Path -LiteralPath (Join-Path $vmHome 'vms/cp/checkpoint-paused.json') | Should -BeFalse -Because 'its record goes with it'
         $err = $null
         Get-MyVmCheckpoint -Name 'cp' -CheckpointName 'paused' -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -Be 'InvalidVmSpec,MyHypervisor.PowerShell.Commands.GetMyVmCheckpointCommand'
@@ -123,6 +138,7 @@ Describe 'A disk checkpoint of a stopped VM' {
         $cp = Checkpoint-MyVm -Name 'cp' -CheckpointName 'cold' -ErrorAction Stop
         $cp.Kind | Should -Be 'Disk'
         $cp.MemoryStateBytes | Should -Be 0
+        Test-Path -LiteralPath (Join-Path $vmHome 'vms/cp/checkpoint-cold.json') | Should -BeFalse -Because 'a stopped disk boots on any machine: nothing to record'
         $copy = Join-Path $TestDrive 'cold.qcow2'
         Copy-Item -LiteralPath $disk -Destination $copy
         # A stopped VM resumes a memory checkpoint without -Force; the guest then changes its disk.
@@ -156,19 +172,139 @@ Describe 'A disk checkpoint of a stopped VM' {
         $err[0].Exception.Message | Should -BeLike "*already has a checkpoint named 'cold'*"
     }
 
-    It 'of a VM given a virtiofs volume since, cannot resume a memory checkpoint (InvalidVmSpec)' {
+    It 'of a VM given a virtiofs volume since, resumes a memory checkpoint without it: the volume goes, as the checkpoint had none' {
         $share = New-Item -ItemType Directory -Path (Join-Path $TestDrive 'share') -Force
         $null = Set-MyVm -Name 'cp' -AddVolume @{ Path = $share.FullName; Tag = 'share' } -ErrorAction Stop
+        $warnings = $null
+        $vm = Restore-MyVmCheckpoint -Name 'cp' -CheckpointName 'one' -PassThru -WarningVariable warnings -WarningAction SilentlyContinue -ErrorAction Stop
+        $vm.Status | Should -Be 'Running'
+        @($vm.Volumes).Count | Should -Be 0
+        @(Get-MyVm -Name 'cp').Volumes.Count | Should -Be 0
+        "$warnings" | Should -BeLike "*back to the settings checkpoint 'one' was taken with: Volumes $($share.FullName) -> /mnt/share -> (none)*"
+        $null = Stop-MyVm -Name 'cp' -Force -ErrorAction Stop
+        # A disk checkpoint of the stopped VM is allowed with volumes.
+        $null = Set-MyVm -Name 'cp' -AddVolume @{ Path = $share.FullName; Tag = 'share' } -ErrorAction Stop
+        try { (Checkpoint-MyVm -Name 'cp' -CheckpointName 'with-share' -ErrorAction Stop).Kind | Should -Be 'Disk' }
+        finally { $null = Set-MyVm -Name 'cp' -RemoveVolume 'share' -ErrorAction Stop }
+    }
+}
+
+Describe 'A memory checkpoint restored after Set-MyVm changed the machine' {
+    BeforeAll {
+        $script:definitionFile = Join-Path $vmHome 'vms/cp/definition.json'
+        $script:recordFile = Join-Path $vmHome 'vms/cp/checkpoint-one.json'
+        $script:recordText = Get-Content -LiteralPath $recordFile -Raw
+        if ((Get-MyVm -Name 'cp').Status -ne 'Stopped') { $null = Stop-MyVm -Name 'cp' -Force -ErrorAction Stop }
+        $null = Set-MyVm -Name 'cp' -MemoryMiB 192 -Cpus 2 -ErrorAction Stop
+    }
+
+    It '-WhatIf names each setting the restore puts back, and changes nothing' {
+        $before = Get-CpPicture -HomePath $vmHome -Name 'cp'
+        $definition = Get-Content -LiteralPath $definitionFile -Raw
+        # What-if lines go to the host: a child pwsh's output shows them as a user sees them.
+        $manifest = Join-Path (Get-MyHvRepoRoot) 'out/MyHypervisor/MyHypervisor.psd1'
+        $text = (Invoke-MyHvChildPwsh -Command "Import-Module '$manifest' -ErrorAction Stop; Restore-MyVmCheckpoint -Name cp -CheckpointName one -WhatIf") -join "`n"
+        $LASTEXITCODE | Should -Be 0 -Because $text
+        $text | Should -Match ([regex]::Escape('What if: Performing the operation "Restore checkpoint ''one'', putting back the settings it was taken with: Cpus 2 -> 1; MemoryMiB 192 -> 128" on target "VM ''cp''"'))
+        Get-CpPicture -HomePath $vmHome -Name 'cp' | Should -Be $before
+        Get-Content -LiteralPath $definitionFile -Raw | Should -Be $definition
+    }
+
+    It 'resumes the guest on the machine it was taken on, and the definition says so (a warning names what changed)' {
+        $warnings = $null
+        $said = @(Restore-MyVmCheckpoint -Name 'cp' -CheckpointName 'one' -Wait -TimeoutSeconds 120 -Verbose -WarningVariable warnings -WarningAction SilentlyContinue -ErrorAction Stop 4>&1 |
+            ForEach-Object Message)
+        $said -join "`n" | Should -Match "checkpoint 'one' was taken on other settings; the restore puts them back in its definition: Cpus 2 -> 1; MemoryMiB 192 -> 128"
+        @($warnings).Count | Should -Be 1
+        "$warnings" | Should -BeLike "*its definition is back to the settings checkpoint 'one' was taken with: Cpus 2 -> 1; MemoryMiB 192 -> 128*Set-MyVm*"
+        $vm = Get-MyVm -Name 'cp'
+        $vm.Status | Should -Be 'Running'
+        $vm.Cpus | Should -Be 1
+        $vm.MemoryMiB | Should -Be 128
+        $definition = Get-Content -LiteralPath $definitionFile -Raw | ConvertFrom-Json
+        $definition.cpus | Should -Be 1
+        $definition.memoryMiB | Should -Be 128
+        # QEMU runs the machine of the checkpoint, and the guest is the one that booted with 128 MiB (not a new boot with another size).
+        (Invoke-MyHvQmp -HomePath $vmHome -Name 'cp' -Command 'query-memory-size-summary').'base-memory' | Should -Be 128MB
+        @(Invoke-MyHvQmp -HomePath $vmHome -Name 'cp' -Command 'query-cpus-fast').Count | Should -Be 1
+        [long] ((Invoke-Guest 'grep MemTotal /proc/meminfo') -replace '\D', '') | Should -Be $bootMemTotalKiB
+        Invoke-Guest 'nproc' | Should -Be '1'
+        Get-CpSnapshotName -HomePath $vmHome -Name 'cp' | Should -Be @('cold', 'one', 'with-share')
+        Get-Content -LiteralPath $recordFile -Raw | Should -Be $recordText -Because 'the restore reads the record, it does not change it'
+    }
+
+    It 'refuses a hand-edited record (<Label>) with InvalidVmSpec naming the field, before anything is touched' -ForEach @(
+        @{ Label = 'cpus 0'; Edit = { param($r) $r.shape.cpus = 0 }; Field = "*field 'shape.cpus' is 0, not 1-64*" }
+        @{ Label = 'cpus a string'; Edit = { param($r) $r.shape.cpus = '1' }; Field = '*$.shape.cpus*' }
+        @{ Label = 'cpus null'; Edit = { param($r) $r.shape.cpus = $null }; Field = "*field 'shape.cpus' is null*" }
+        @{ Label = 'memoryMiB missing'; Edit = { param($r) $r.shape.Remove('memoryMiB') }; Field = "*field 'shape.memoryMiB' is null*" }
+        @{ Label = 'memoryMiB too small'; Edit = { param($r) $r.shape.memoryMiB = 1 }; Field = "*field 'shape.memoryMiB' is 1, not 64-65536*" }
+        @{ Label = 'network mode unknown'; Edit = { param($r) $r.shape.network.mode = 7 }; Field = "*field 'shape.network.mode' is 7, not a network mode*" }
+        @{ Label = 'shape null'; Edit = { param($r) $r.shape = $null }; Field = "*field 'shape' is null*" }
+        @{ Label = 'another checkpoint''s'; Edit = { param($r) $r.checkpointName = 'cold' }; Field = "*field 'checkpointName' is 'cold' but the file is the record of checkpoint 'one'*" }
+    ) {
+        # The VM runs: a refusal must come before -Force stops it.
+        $record = $recordText | ConvertFrom-Json -AsHashtable
+        & $Edit $record
+        Set-Content -LiteralPath $recordFile -Value ($record | ConvertTo-Json -Depth 6) -NoNewline
         try {
+            $before = Get-CpPicture -HomePath $vmHome -Name 'cp'
+            $definition = Get-Content -LiteralPath $definitionFile -Raw
+            $err = $null
+            Restore-MyVmCheckpoint -Name 'cp' -CheckpointName 'one' -Force -ErrorVariable err -ErrorAction SilentlyContinue
+            @($err).Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be 'InvalidVmSpec,MyHypervisor.PowerShell.Commands.RestoreMyVmCheckpointCommand'
+            $err[0].Exception.Message | Should -BeLike "*$recordFile' cannot be used:*"
+            $err[0].Exception.Message | Should -BeLike $Field
+            $err[0].Exception.Message | Should -BeLike '*nothing was changed*Remove-MyVmCheckpoint*'
+            Get-CpPicture -HomePath $vmHome -Name 'cp' | Should -Be $before
+            Get-Content -LiteralPath $definitionFile -Raw | Should -Be $definition
+        }
+        finally { Set-Content -LiteralPath $recordFile -Value $recordText -NoNewline }
+    }
+
+    It 'taken before machines were recorded, resumes where the machine still fits and says in plain words why not where it does not' {
+        $null = Stop-MyVm -Name 'cp' -Force -ErrorAction Stop
+        Remove-Item -LiteralPath $recordFile
+        try {
+            $null = Set-MyVm -Name 'cp' -MemoryMiB 192 -ErrorAction Stop
+            $before = Get-CpPicture -HomePath $vmHome -Name 'cp'
+            $definition = Get-Content -LiteralPath $definitionFile -Raw
             $err = $null
             Restore-MyVmCheckpoint -Name 'cp' -CheckpointName 'one' -ErrorVariable err -ErrorAction SilentlyContinue
+            @($err).Count | Should -Be 1
             $err[0].FullyQualifiedErrorId | Should -Be 'InvalidVmSpec,MyHypervisor.PowerShell.Commands.RestoreMyVmCheckpointCommand'
-            $err[0].Exception.Message | Should -BeLike '*virtiofs*not migratable*'
-            (Get-MyVm -Name 'cp').Status | Should -Be 'Stopped'
-            # A disk checkpoint of the stopped VM is allowed.
-            (Checkpoint-MyVm -Name 'cp' -CheckpointName 'with-share' -ErrorAction Stop).Kind | Should -Be 'Disk'
+            $err[0].Exception.Message | Should -BeLike "*'one'*taken before*It was taken with MemoryMiB 128; the VM now has 192*Set-MyVm -Name cp*The VM and its disk are as they were before.*"
+            $err[0].Exception.Message | Should -Not -Match 'pc\.ram|qemu-system|Error -22'
+            Get-CpPicture -HomePath $vmHome -Name 'cp' | Should -Be $before
+            Get-Content -LiteralPath $definitionFile -Raw | Should -Be $definition
+            # Back on the machine it was taken on, it resumes as before, and the definition is left as it is.
+            $null = Set-MyVm -Name 'cp' -MemoryMiB 128 -ErrorAction Stop
+            $definition = Get-Content -LiteralPath $definitionFile -Raw
+            (Restore-MyVmCheckpoint -Name 'cp' -CheckpointName 'one' -PassThru -ErrorAction Stop).Status | Should -Be 'Running'
+            Get-Content -LiteralPath $definitionFile -Raw | Should -Be $definition
         }
-        finally { $null = Set-MyVm -Name 'cp' -RemoveVolume 'share' -ErrorAction Stop }
+        finally { Set-Content -LiteralPath $recordFile -Value $recordText -NoNewline }
+    }
+}
+
+Describe 'A full copy of a VM with a memory checkpoint' {
+    It 'keeps the checkpoint''s record with the disk, so the copy''s restore knows the machine too' {
+        if ((Get-MyVm -Name 'cp').Status -ne 'Stopped') { $null = Stop-MyVm -Name 'cp' -Force -ErrorAction Stop }
+        $null = Copy-MyVm -Name 'cp' -NewName 'cpcopy' -ErrorAction Stop
+        try {
+            @(Get-MyVmCheckpoint -Name 'cpcopy' | Where-Object Kind -EQ 'Memory' | ForEach-Object CheckpointName) | Should -Be @('one')
+            Get-Content -LiteralPath (Join-Path $vmHome 'vms/cpcopy/checkpoint-one.json') -Raw |
+                Should -Be (Get-Content -LiteralPath (Join-Path $vmHome 'vms/cp/checkpoint-one.json') -Raw)
+            $null = Set-MyVm -Name 'cpcopy' -MemoryMiB 160 -ErrorAction Stop
+            $null = Restore-MyVmCheckpoint -Name 'cpcopy' -CheckpointName 'one' -WhatIf
+            (Get-MyVm -Name 'cpcopy').MemoryMiB | Should -Be 160 -Because '-WhatIf changes nothing'
+            $plan = @(Restore-MyVmCheckpoint -Name 'cpcopy' -CheckpointName 'one' -Confirm:$false -WhatIf:$false -Verbose -WarningAction SilentlyContinue -ErrorAction Stop 4>&1 |
+                ForEach-Object Message) -join "`n"
+            $plan | Should -Match 'MemoryMiB 160 -> 128'
+            (Get-MyVm -Name 'cpcopy').MemoryMiB | Should -Be 128
+        }
+        finally { Remove-MyVm -Name 'cpcopy' -Force -Confirm:$false -ErrorAction Continue }
     }
 }
 

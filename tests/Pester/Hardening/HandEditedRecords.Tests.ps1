@@ -99,6 +99,11 @@ BeforeAll {
                 return @{ Record = @{ seq = 1; kind = 'CommittedState'; step = 'prepare'; scope = 'Attempt'; path = $victim; previousContent = 'overwritten'; attempt = '11111111-1111-1111-1111-111111111111' }
                     Alive = { (Get-Content -Raw $victim) -match '11111111' }.GetNewClosure() }
             }
+            'ReplacedDefinition naming another file' {
+                $victim = "$outside/definition-$id.json"; Set-Content $victim '{"name":"kept"}'
+                return @{ Record = @{ seq = 1; kind = 'ReplacedDefinition'; step = 'storage'; scope = 'Attempt'; path = $victim; previousContent = "{`"name`":`"$vm`"}" }
+                    Alive = { (Get-Content -Raw $victim) -match 'kept' }.GetNewClosure() }
+            }
             'Process with an empty marker' {
                 $p = Start-Sentinel -Program "$outside/bin/hrsentinel" -Argv0 "$($paths.RunDir)/fs-a.sock"
                 return @{ Record = @{ seq = 1; kind = 'Process'; step = 'volumes'; program = "$outside/bin/hrsentinel"; marker = '' }; Alive = { Test-MyHvProcessAlive -ProcessId $p.Id }.GetNewClosure() }
@@ -151,6 +156,7 @@ Describe 'Hand-edited records are reported and never executed' {
         @{ Case = 'OverlayDisk that is not the VM''s disk' }
         @{ Case = 'Mount outside the runtime folder' }
         @{ Case = 'CommittedState naming another file' }
+        @{ Case = 'ReplacedDefinition naming another file' }
         @{ Case = 'Process with an empty marker' }
         @{ Case = 'Process with a relative marker' }
         @{ Case = 'Process whose marker is a substring of another home''s path' }

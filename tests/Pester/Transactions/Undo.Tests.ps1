@@ -175,6 +175,37 @@ Describe 'The artifact ledger (Core, no VM)' {
         Get-Content -Raw -LiteralPath $state | Should -Be $newer -Because 'another attempt''s state is not ours to undo'
     }
 
+    It 'a definition a restore replaced is written back once, and only into this VM''s own definition, only as a definition of this VM' {
+        $dir = New-WorkDir
+        $paths = [MyHypervisor.Core.Configuration.MyHvPaths]::new($dir)
+        $scope = [MyHypervisor.Core.Ledger.RecordScope]::new($paths, 'a', $null)
+        $null = New-Item -ItemType Directory -Path (Join-Path $dir 'vms/a')
+        $definition = $paths.DefinitionFile('a')
+        $restored = '{ "name": "a", "cpus": 1 }'
+        $previous = '{ "name": "a", "cpus": 2 }'
+        Set-Content -LiteralPath $definition -Value $restored -NoNewline
+        $record = New-Record @{ Seq = 1; Kind = 'ReplacedDefinition'; Step = 'storage'; Scope = 'Attempt'; Path = $definition; PreviousContent = $previous }
+
+        "$([MyHypervisor.Core.Ledger.ArtifactUndo]::Undo($record, $scope).Result)" | Should -Be 'Removed'
+        Get-Content -Raw -LiteralPath $definition | Should -Be $previous
+        "$([MyHypervisor.Core.Ledger.ArtifactUndo]::Undo($record, $scope).Result)" | Should -Be 'AlreadyGone'
+
+        # A hand-edited record: another file, or text that is not this VM's definition, is refused and nothing is written.
+        $victim = Join-Path $dir 'victim.json'
+        Set-Content -LiteralPath $victim -Value 'keep' -NoNewline
+        Set-Content -LiteralPath $definition -Value $restored -NoNewline
+        foreach ($edited in @(
+                @{ Path = $victim; PreviousContent = $previous }
+                @{ Path = $definition; PreviousContent = '{ "name": "b", "cpus": 2 }' }
+                @{ Path = $definition; PreviousContent = 'not json' }
+                @{ Path = $definition; PreviousContent = $null })) {
+            $bad = New-Record (@{ Seq = 1; Kind = 'ReplacedDefinition'; Step = 'storage'; Scope = 'Attempt' } + $edited)
+            "$([MyHypervisor.Core.Ledger.ArtifactUndo]::Undo($bad, $scope).Result)" | Should -Be 'Refused' -Because "$($edited | ConvertTo-Json -Compress)"
+        }
+        Get-Content -Raw -LiteralPath $victim | Should -Be 'keep'
+        Get-Content -Raw -LiteralPath $definition | Should -Be $restored
+    }
+
     It 'a failing undo does not stop the others and is reported in Leftovers; the journal is kept for a retry' {
         $dir = New-WorkDir
         # chattr +i makes a file that even root cannot delete, so the folder holding it cannot be removed.
