@@ -23,6 +23,13 @@ public sealed record MachineShape
     public int? MemoryMiB { get; init; }
     public MachineShapeNetwork? Network { get; init; }
     public IReadOnlyList<VmVolume>? Volumes { get; init; }
+    /// <summary>
+    /// Whether the VM had the free-page-reporting balloon under TCG (its setting, the default
+    /// applied): a state saved with the device loads only into a machine with it. Null in records
+    /// written before the balloon existed: nothing to put back (a state saved without the device
+    /// loads into a machine with it, as it is added after every other device).
+    /// </summary>
+    public bool? FreePageReporting { get; init; }
 
     /// <summary>The shape of the machine a definition builds.</summary>
     public static MachineShape Of(VmDefinition d) => new()
@@ -31,6 +38,7 @@ public sealed record MachineShape
         MemoryMiB = d.MemoryMiB,
         Network = new MachineShapeNetwork { Mode = d.Network.Mode, Bridge = d.Network.Bridge, Address = d.Network.Address, Gateway = d.Network.Gateway },
         Volumes = d.Volumes.Select(v => new VmVolume { Path = v.Path, Tag = v.Tag, ReadOnly = v.ReadOnly }).ToList(),
+        FreePageReporting = d.FreePageReporting ?? Hypervisors.Qemu.TcgMemorySettings.DefaultFreePageReporting,
     };
 
     /// <summary>One setting of the shape: how a record's value is checked, and how it is asked of Set-MyVm's rules to put it back.</summary>
@@ -49,6 +57,10 @@ public sealed record MachineShape
             Gateway = s.Network.Mode == NetworkMode.Bridge ? s.Network.Gateway ?? "" : null,
         }),
         new(s => VolumesProblem(s.Volumes), (c, s) => c with { Volumes = s.Volumes!.Select(v => new VmVolume { Path = v.Path, Tag = v.Tag, ReadOnly = v.ReadOnly }).ToList() }),
+        // The default is put back as the default (no setting), so a VM that never set it shows no change.
+        new(_ => null, (c, s) => s.FreePageReporting is not { } on ? c
+            : on == Hypervisors.Qemu.TcgMemorySettings.DefaultFreePageReporting ? c with { DefaultFreePageReporting = true }
+            : c with { FreePageReporting = on }),
     };
 
     /// <summary>The first problem with a shape read from a record (field names as in the file, under 'shape.'), or null.</summary>

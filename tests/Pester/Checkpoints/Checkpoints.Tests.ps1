@@ -63,6 +63,7 @@ Describe 'A memory checkpoint of a running guest' {
         $record.shape.memoryMiB | Should -Be 128
         $record.shape.network.mode | Should -Be 'User'
         @($record.shape.volumes).Count | Should -Be 0
+        $record.shape.freePageReporting | Should -BeTrue -Because 'a TCG VM has the free-page-reporting balloon by default'
     }
 
     It 'is not restored over a running VM without -Force' {
@@ -195,7 +196,8 @@ Describe 'A memory checkpoint restored after Set-MyVm changed the machine' {
         $script:recordFile = Join-Path $vmHome 'vms/cp/checkpoint-one.json'
         $script:recordText = Get-Content -LiteralPath $recordFile -Raw
         if ((Get-MyVm -Name 'cp').Status -ne 'Stopped') { $null = Stop-MyVm -Name 'cp' -Force -ErrorAction Stop }
-        $null = Set-MyVm -Name 'cp' -MemoryMiB 192 -Cpus 2 -ErrorAction Stop
+        # The balloon too: a state saved with it does not load into a machine without it.
+        $null = Set-MyVm -Name 'cp' -MemoryMiB 192 -Cpus 2 -FreePageReporting $false -ErrorAction Stop
     }
 
     It '-WhatIf names each setting the restore puts back, and changes nothing' {
@@ -205,7 +207,7 @@ Describe 'A memory checkpoint restored after Set-MyVm changed the machine' {
         $manifest = Join-Path (Get-MyHvRepoRoot) 'out/MyHypervisor/MyHypervisor.psd1'
         $text = (Invoke-MyHvChildPwsh -Command "Import-Module '$manifest' -ErrorAction Stop; Restore-MyVmCheckpoint -Name cp -CheckpointName one -WhatIf") -join "`n"
         $LASTEXITCODE | Should -Be 0 -Because $text
-        $text | Should -Match ([regex]::Escape('What if: Performing the operation "Restore checkpoint ''one'', putting back the settings it was taken with: Cpus 2 -> 1; MemoryMiB 192 -> 128" on target "VM ''cp''"'))
+        $text | Should -Match ([regex]::Escape('What if: Performing the operation "Restore checkpoint ''one'', putting back the settings it was taken with: Cpus 2 -> 1; MemoryMiB 192 -> 128; FreePageReporting False -> (none)" on target "VM ''cp''"'))
         Get-CpPicture -HomePath $vmHome -Name 'cp' | Should -Be $before
         Get-Content -LiteralPath $definitionFile -Raw | Should -Be $definition
     }
@@ -224,6 +226,8 @@ Describe 'A memory checkpoint restored after Set-MyVm changed the machine' {
         $definition = Get-Content -LiteralPath $definitionFile -Raw | ConvertFrom-Json
         $definition.cpus | Should -Be 1
         $definition.memoryMiB | Should -Be 128
+        $definition.PSObject.Properties.Name | Should -Not -Contain 'freePageReporting' -Because 'the default is put back as the default'
+        (Invoke-MyHvQmp -HomePath $vmHome -Name 'cp' -Command 'query-balloon').actual | Should -Be 128MB -Because 'the machine has its balloon again'
         # QEMU runs the machine of the checkpoint, and the guest is the one that booted with 128 MiB (not a new boot with another size).
         (Invoke-MyHvQmp -HomePath $vmHome -Name 'cp' -Command 'query-memory-size-summary').'base-memory' | Should -Be 128MB
         @(Invoke-MyHvQmp -HomePath $vmHome -Name 'cp' -Command 'query-cpus-fast').Count | Should -Be 1
