@@ -21,6 +21,12 @@ public sealed record CheckpointInfo
     public required long MemoryStateBytes { get; init; }
     /// <summary>The qcow2 snapshot id (informational; checkpoints are always found by name).</summary>
     public required string SnapshotId { get; init; }
+    /// <summary>
+    /// A memory checkpoint's machine as its record keeps it (what a restore puts back), e.g.
+    /// "1 CPU, 128 MiB, network User, no volumes, balloon"; "(not recorded)" for one taken before
+    /// the module kept records, "(record unusable: ...)" for a damaged one; null for a disk checkpoint.
+    /// </summary>
+    public string? TakenOn { get; init; }
 
     public override string ToString() => $"{VmName}/{CheckpointName}";
 }

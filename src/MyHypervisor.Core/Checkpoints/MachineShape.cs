@@ -63,6 +63,17 @@ public sealed record MachineShape
             : c with { FreePageReporting = on }),
     };
 
+    /// <summary>For people: "2 CPUs, 128 MiB, network Bridge mhbr0 10.0.0.2/24, volumes data, share:ro, balloon".</summary>
+    public string Describe()
+    {
+        var parts = new List<string> { Cpus == 1 ? "1 CPU" : $"{Cpus} CPUs", $"{MemoryMiB} MiB" };
+        if (Network is { } n)
+            parts.Add(string.Join(' ', new[] { "network", n.Mode?.ToString(), n.Bridge, n.Address }.Where(t => !string.IsNullOrEmpty(t))));
+        parts.Add(Volumes is { Count: > 0 } v ? "volumes " + string.Join(", ", v.Select(x => x.ReadOnly ? $"{x.Tag}:ro" : x.Tag)) : "no volumes");
+        if (FreePageReporting is { } balloon) parts.Add(balloon ? "balloon" : "no balloon");
+        return string.Join(", ", parts);
+    }
+
     /// <summary>The first problem with a shape read from a record (field names as in the file, under 'shape.'), or null.</summary>
     public string? Problem() => Settings.Select(s => s.Problem(this)).FirstOrDefault(p => p is not null);
 

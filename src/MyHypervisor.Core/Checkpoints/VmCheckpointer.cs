@@ -69,7 +69,24 @@ public sealed partial class VmCheckpointer(VmStore store)
     // ---- list -----------------------------------------------------------------------------------
 
     public IReadOnlyList<CheckpointInfo> List(VmSession session, CancellationToken cancel = default) =>
-        Entries(session, cancel).Where(e => !IsModuleOwn(e.Name)).Select(e => Info(session.Name, e)).ToList();
+        Entries(session, cancel).Where(e => !IsModuleOwn(e.Name)).Select(e => Info(session.Name, e)).Select(c => WithTakenOn(session.Name, c)).ToList();
+
+    /// <summary>
+    /// A memory checkpoint with its recorded machine. A listing shows a damaged record rather than
+    /// failing: a restore of that checkpoint is what refuses it (InvalidVmSpec, naming the field).
+    /// </summary>
+    private CheckpointInfo WithTakenOn(string vm, CheckpointInfo c)
+    {
+        if (c.Kind != CheckpointKind.Memory) return c;
+        try
+        {
+            return c with { TakenOn = records.Read(vm, c.CheckpointName)?.Shape?.Describe() ?? "(not recorded)" };
+        }
+        catch (MyHvException e)
+        {
+            return c with { TakenOn = $"(record unusable: {e.Message})" };
+        }
+    }
 
     /// <summary>Checkpoint names of a VM read from its disk without a lock (tab completion): empty when unreadable.</summary>
     public static IReadOnlyList<string> NamesForCompletion(MyHvPaths paths, string vm)

@@ -64,6 +64,8 @@ Describe 'A memory checkpoint of a running guest' {
         $record.shape.network.mode | Should -Be 'User'
         @($record.shape.volumes).Count | Should -Be 0
         $record.shape.freePageReporting | Should -BeTrue -Because 'a TCG VM has the free-page-reporting balloon by default'
+        # Get-MyVmCheckpoint shows that machine.
+        (Get-MyVmCheckpoint -Name 'cp' -CheckpointName 'one' -ErrorAction Stop).TakenOn | Should -Be '1 CPU, 128 MiB, network User, no volumes, balloon'
     }
 
     It 'is not restored over a running VM without -Force' {
@@ -263,6 +265,10 @@ Describe 'A memory checkpoint restored after Set-MyVm changed the machine' {
             $err[0].Exception.Message | Should -BeLike '*nothing was changed*Remove-MyVmCheckpoint*'
             Get-CpPicture -HomePath $vmHome -Name 'cp' | Should -Be $before
             Get-Content -LiteralPath $definitionFile -Raw | Should -Be $definition
+            # A listing still shows every checkpoint, this one's record as unusable.
+            $listed = @(Get-MyVmCheckpoint -Name 'cp' -ErrorAction Stop)
+            ($listed | Where-Object CheckpointName -EQ 'one').TakenOn | Should -BeLike '(record unusable:*'
+            ($listed | Where-Object CheckpointName -EQ 'cold').TakenOn | Should -BeNullOrEmpty -Because 'a disk checkpoint has no machine to record'
         }
         finally { Set-Content -LiteralPath $recordFile -Value $recordText -NoNewline }
     }
