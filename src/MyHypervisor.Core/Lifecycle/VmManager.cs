@@ -60,14 +60,18 @@ public sealed class VmManager
     public ImageCatalog Images { get; }
 
     /// <summary>The engines a VM can name (New-MyVm -Hypervisor), the default first.</summary>
-    public static readonly IReadOnlyList<string> HypervisorNames = new[] { "qemu", Hypervisors.CloudHypervisor.CloudHypervisorDriver.DriverName };
+    public static readonly IReadOnlyList<string> HypervisorNames = new[] { QemuDriver.DriverName, Hypervisors.CloudHypervisor.CloudHypervisorDriver.DriverName };
 
     /// <summary>The engine a VM's definition names.</summary>
-    public static IHypervisorDriver DriverFor(string name) => name switch
+    public static IHypervisorDriver DriverFor(string name) => FindDriver(name)
+        ?? throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"Unknown hypervisor '{name}'. Supported: {string.Join(", ", HypervisorNames)}.");
+
+    /// <summary>The engine of that name, or null when the module runs none by that name.</summary>
+    public static IHypervisorDriver? FindDriver(string name) => name switch
     {
-        "qemu" => new QemuDriver(),
+        QemuDriver.DriverName => new QemuDriver(),
         Hypervisors.CloudHypervisor.CloudHypervisorDriver.DriverName => new Hypervisors.CloudHypervisor.CloudHypervisorDriver(),
-        _ => throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"Unknown hypervisor '{name}'. Supported: {string.Join(", ", HypervisorNames)}."),
+        _ => null,
     };
 
     /// <summary>Names of the VMs that exist, without reconciling (for completion and wildcard expansion).</summary>
