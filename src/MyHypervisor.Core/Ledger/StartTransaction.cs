@@ -30,7 +30,7 @@ public sealed class StartTransaction
     }
 
     public Guid Attempt { get; }
-    public string CurrentStep { get; private set; } = "prepare";
+    public string CurrentStep { get; private set; } = Lifecycle.StartSteps.Prepare;
     public IReadOnlyList<ArtifactRecord> Records => records;
 
     public void BeginStep(string step)
@@ -60,7 +60,7 @@ public sealed class StartTransaction
     public void StepDone(string step) => FailPoints.Hit(FailPointOperation + "." + step);
 
     /// <summary>The operation its fail points are named after: "start", or "restore" for a start that resumes a memory checkpoint.</summary>
-    public string FailPointOperation { get; init; } = "start";
+    public string FailPointOperation { get; init; } = Lifecycle.StartSteps.Operation;
 
     /// <summary>The artifacts that live as long as the run, for the committed state.</summary>
     public IReadOnlyList<ArtifactRecord> RunArtifacts =>

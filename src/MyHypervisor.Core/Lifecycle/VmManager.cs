@@ -215,13 +215,13 @@ public sealed class VmManager
         {
             // Before the transaction began (preflight, stale-runtime sweep): nothing was created.
             throw new MyHvException(MyHvErrorKind.VmStartFailed, $"Starting VM '{name}' failed before anything was created: {e.Message}", name, e)
-            { FailedStep = "prepare" };
+            { FailedStep = StartSteps.Prepare };
         }
         return Info(session);
     }
 
     private static MyHvException AsStartFailure(string name, MyHvException e) =>
-        new(MyHvErrorKind.VmStartFailed, $"Starting VM '{name}' failed: {e.Message}", name, e) { FailedStep = "prepare" };
+        new(MyHvErrorKind.VmStartFailed, $"Starting VM '{name}' failed: {e.Message}", name, e) { FailedStep = StartSteps.Prepare };
 
     public (VmInfo Vm, VmStopper.Outcome Outcome) Stop(string name, StopOptions options, OperationContext context)
     {
