@@ -37,10 +37,31 @@ AfterAll {
 }
 
 Describe 'Guest agent connections against a fake agent' {
-    It 'syncs past stale text and half a line before the sentinel, and skips blank lines, garbage, non-objects and replies to other ids' {
+    It 'syncs past stale text and half a line before the sentinel, and skips blank lines, garbage, non-objects, replies to other ids and half a line cut by a sentinel' {
         $r = Invoke-FakeAgent -Mode noisy
         $r.Thrown | Should -BeNullOrEmpty
         $r.Value['version'].GetValue[string]() | Should -Be 'fake' -Because 'only the reply carrying the request''s id counts'
+    }
+
+    It 'a call that timed out holding half a reply resyncs past it: the next call on the connection reads only its own reply' {
+        $socket = Join-Path $script:dir 'stalls.sock'
+        $peer = [MyHvTests.FakeGuestAgentPeer]::new($socket, 'stalls')
+        $none = [System.Threading.CancellationToken]::None
+        $connection = $null
+        try {
+            $connection = [MyHypervisor.Core.Guest.GuestAgentConnection]::Open($socket, [TimeSpan]::FromSeconds(10), $none)
+            $thrown = $null
+            try { $null = $connection.Execute('guest-info', $null, [TimeSpan]::FromSeconds(1), $none) }
+            catch { $thrown = $_.Exception.InnerException ?? $_.Exception }
+            $thrown | Should -BeOfType ([MyHypervisor.Core.Guest.GuestAgentUnavailableException])
+            $thrown.Message | Should -Match 'did not answer guest-info within 1 s'
+            $value = $connection.Execute('guest-info', $null, [TimeSpan]::FromSeconds(10), $none)
+            $value['version'].GetValue[string]() | Should -Be 'fake'
+        }
+        finally {
+            if ($connection) { $connection.Dispose() }
+            $peer.Dispose()
+        }
     }
 
     It 'an agent that sends a 100 MB line is cut off at the 64 MiB limit' {

@@ -19,11 +19,12 @@ namespace MyHvTests
         private readonly List<Socket> clients = new List<Socket>();
         private volatile bool stopping;
         private long bytesSent;
+        private int syncs, commands;
 
         public string SocketPath { get; private set; }
         public long BytesSent { get { return Interlocked.Read(ref bytesSent); } }
 
-        /// <summary>noisy | hugeline | closes | silent</summary>
+        /// <summary>noisy | stalls | hugeline | closes | silent</summary>
         public FakeGuestAgentPeer(string socketPath, string mode)
         {
             SocketPath = socketPath;
@@ -84,6 +85,9 @@ namespace MyHvTests
             if (mode == "silent") return true;
             if (request.Contains("guest-sync-delimited"))
             {
+                // The stalling agent answers the first two syncs only: a client that does not drop the
+                // half reply it holds at the second sync's sentinel never gets in sync again.
+                if (mode == "stalls" && ++syncs > 2) return true;
                 var syncId = Regex.Match(request, "\"id\"\\s*:\\s*(\\d+)").Groups[1].Value;
                 // What an earlier client left in the pipe comes before the sentinel: a stale reply and
                 // half a line. Only a client that drops the half line at the sentinel reads the answer
@@ -98,6 +102,11 @@ namespace MyHvTests
             {
                 case "closes":
                     return false;
+                case "stalls":
+                    // The first reply stops halfway (the client times out holding half a line); the next is whole.
+                    if (++commands == 1) { Send(client, "{\"return\": {\"version\": \"la"); return true; }
+                    Send(client, "{\"return\": {\"version\": \"fake\"}, \"id\": \"" + id + "\"}\n");
+                    return true;
                 case "hugeline":
                     // 100 MB in one line (more than the agent's 64 MiB limit), sent as fast as it is taken.
                     var mb = Encoding.ASCII.GetBytes(new string('x', 1024 * 1024));
@@ -106,8 +115,10 @@ namespace MyHvTests
                     Send(client, "\"}, \"id\": \"" + id + "\"}\n");
                     return true;
                 default:
-                    // Blank lines, garbage, JSON that is not an object and a reply to another id come first.
-                    Send(client, "\n  \r\nnot json at all\n[1, 2, 3]\n{\"return\": {\"version\": \"stale\"}, \"id\": \"other\"}\n");
+                    // Blank lines, garbage, JSON that is not an object and a reply to another id come
+                    // first, then half a line that a sentinel cuts off (what stands before one is dropped).
+                    Send(client, "\n  \r\nnot json at all\n[1, 2, 3]\n{\"return\": {\"version\": \"stale\"}, \"id\": \"other\"}\n{\"return\": ");
+                    Send(client, new byte[] { 0xFF });
                     Send(client, "{\"return\": {\"version\": \"fake\"}, \"id\": \"" + id + "\"}\n");
                     return true;
             }
