@@ -10,7 +10,7 @@ public static class SeedStep
     {
         var settings = definition.FirstBoot!;
         var path = Path.Combine(runtimeDirectory, NoCloudSeed.FileName);
-        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = "seed", Path = path });
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = Lifecycle.StartSteps.Seed, Path = path });
         NoCloudSeed.Create(path,
             NoCloudSeed.MetaData(definition.Id, settings.HostName ?? definition.Name, settings.SshPublicKeys),
             NoCloudSeed.UserData(settings.UserData));

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using MyHypervisor.Core.Protocols;
 
 namespace MyHypervisor.Core.Guest;
 
@@ -13,8 +13,9 @@ namespace MyHypervisor.Core.Guest;
 /// request carries an id that qemu-ga echoes, so a late reply is never taken for the next one.
 /// </summary>
 /// <remarks>
-/// Kept apart from QmpClient: the agent needs the 0xFF sentinel, a resync after a timeout and
-/// far longer lines (a command's whole output comes back in one reply), and reads bytes, not text.
+/// Kept apart from QmpClient, but reading lines with the same <see cref="JsonLineReader"/>: the
+/// agent needs the 0xFF sentinel, a resync after a timeout and far longer lines (a command's whole
+/// output comes back in one reply), and garbage on the wire is skipped, not fatal.
 /// </remarks>
 public sealed class GuestAgentConnection : IDisposable
 {
@@ -24,9 +25,7 @@ public sealed class GuestAgentConnection : IDisposable
 
     private readonly Socket socket;
     private readonly string socketPath;
-    private readonly byte[] buffer = new byte[64 * 1024];
-    private int bufferStart, bufferEnd;
-    private readonly MemoryStream line = new();
+    private readonly JsonLineReader reader;
     private long nextId = Environment.TickCount64 & 0xFFFFFF;
     private bool needsSync = true;
     /// <summary>Every sync id sent on this connection: a late answer to an earlier one still means "in sync".</summary>
@@ -36,6 +35,7 @@ public sealed class GuestAgentConnection : IDisposable
     {
         this.socket = socket;
         this.socketPath = socketPath;
+        reader = new JsonLineReader(socket, MaxLineBytes, Sentinel);
     }
 
     /// <summary>
@@ -156,11 +156,11 @@ public sealed class GuestAgentConnection : IDisposable
             var request = new JsonObject { ["execute"] = "guest-sync-delimited", ["arguments"] = new JsonObject { ["id"] = id } };
             Write(new[] { Sentinel }.Concat(Encoding.UTF8.GetBytes(request.ToJsonString() + "\n")).ToArray(), "guest-sync-delimited");
             var resend = DateTime.UtcNow + TimeSpan.FromSeconds(1);
-            var seenSentinel = false;
+            reader.DiscardUntilReset();
             while (true)
             {
                 var wait = resend < deadline ? resend : deadline;
-                var message = ReadMessage(wait, cancel, skipUntilSentinel: !seenSentinel, onSentinel: () => seenSentinel = true);
+                var message = ReadMessage(wait, cancel);
                 if (message is null) break;
                 if (message["return"] is JsonValue r && r.TryGetValue<long>(out var got) && ids.Contains(got))
                 {
@@ -197,91 +197,31 @@ public sealed class GuestAgentConnection : IDisposable
     }
 
     /// <summary>The next message, or null when the deadline passed first (a partial line is kept for the next read).</summary>
-    private JsonObject? ReadMessage(DateTime deadline, CancellationToken cancel, bool skipUntilSentinel = false, Action? onSentinel = null)
+    private JsonObject? ReadMessage(DateTime deadline, CancellationToken cancel)
     {
         while (true)
         {
-            // Scan what is buffered for a sentinel (a reset: drop the partial line) or the end of a line.
-            while (bufferStart < bufferEnd)
-            {
-                var span = buffer.AsSpan(bufferStart, bufferEnd - bufferStart);
-                if (skipUntilSentinel)
-                {
-                    var s = span.IndexOf(Sentinel);
-                    if (s < 0) { bufferStart = bufferEnd; break; }
-                    bufferStart += s + 1;
-                    skipUntilSentinel = false;
-                    line.SetLength(0);
-                    onSentinel?.Invoke();
-                    continue;
-                }
-                var end = span.IndexOfAny((byte)'\n', Sentinel);
-                if (end < 0)
-                {
-                    Append(span);
-                    bufferStart = bufferEnd;
-                    break;
-                }
-                if (span[end] == Sentinel)
-                {
-                    line.SetLength(0);
-                    bufferStart += end + 1;
-                    onSentinel?.Invoke();
-                    continue;
-                }
-                Append(span[..end]);
-                bufferStart += end + 1;
-                var parsed = ParseLine();
-                if (parsed is not null) return parsed;
-            }
-
-            var remaining = deadline - DateTime.UtcNow;
-            if (remaining <= TimeSpan.Zero) return null;
-            cancel.ThrowIfCancellationRequested();
-            // Short polls, so that Ctrl+C is noticed while a long command runs.
-            var slice = (int)Math.Min(remaining.TotalMilliseconds * 1000, 200_000);
-            try
-            {
-                if (!socket.Poll(Math.Max(1, slice), SelectMode.SelectRead)) continue;
-                var n = socket.Receive(buffer);
-                if (n == 0) throw new GuestAgentUnavailableException("the hypervisor closed its guest agent port (the VM may have stopped)");
-                bufferStart = 0;
-                bufferEnd = n;
-            }
+            JsonLineRead read;
+            try { read = reader.Read(deadline, cancel); }
             catch (SocketException e)
             {
                 throw new GuestAgentUnavailableException($"the connection to its guest agent was lost ({Describe(e)})", e);
             }
-        }
-    }
-
-    private void Append(ReadOnlySpan<byte> bytes)
-    {
-        if (line.Length + bytes.Length > MaxLineBytes)
-        {
-            line.SetLength(0);
-            needsSync = true;
-            throw new GuestAgentUnavailableException($"its guest agent sent a reply longer than {MaxLineBytes / (1024 * 1024)} MiB");
-        }
-        line.Write(bytes);
-    }
-
-    private JsonObject? ParseLine()
-    {
-        var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
-        try
-        {
-            if (bytes.Trim((byte)' ').Trim((byte)'\r').IsEmpty) return null;
-            return JsonNode.Parse(bytes) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            // Garbage on the wire (a previous client's leftovers): not ours, resync on the next call.
-            return null;
-        }
-        finally
-        {
-            line.SetLength(0);
+            switch (read.Outcome)
+            {
+                case JsonLineOutcome.Message:
+                    return read.Message;
+                case JsonLineOutcome.NotAnObject:
+                    continue;   // Garbage on the wire (a previous client's leftovers): not ours, resync on the next call.
+                case JsonLineOutcome.Closed:
+                    throw new GuestAgentUnavailableException("the hypervisor closed its guest agent port (the VM may have stopped)");
+                case JsonLineOutcome.TooLong:
+                    needsSync = true;
+                    throw new GuestAgentUnavailableException($"its guest agent sent a reply longer than {MaxLineBytes / (1024 * 1024)} MiB");
+                case JsonLineOutcome.TimedOut:
+                default:
+                    return null;
+            }
         }
     }
 
@@ -299,7 +239,7 @@ public sealed class GuestAgentConnection : IDisposable
     public void Dispose()
     {
         socket.Dispose();
-        line.Dispose();
+        reader.Dispose();
     }
 }
 

@@ -9,14 +9,20 @@ public static class HypervisorRules
     public static void Validate(VmSpec spec)
     {
         var known = Lifecycle.VmManager.HypervisorNames;
-        if (!known.Contains(spec.Hypervisor, StringComparer.Ordinal))
-            throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
+        var driver = Lifecycle.VmManager.FindDriver(spec.Hypervisor)
+            ?? throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
                 $"VM '{spec.Name}': -Hypervisor '{spec.Hypervisor}' is not an engine the module runs. Use one of: {string.Join(", ", known)}.", spec.Name);
-        if (spec.Hypervisor != CloudHypervisor.CloudHypervisorDriver.DriverName) return;
-        // CH has no user-mode (slirp) network: a TAP device, or no network at all.
-        if (spec.Network == NetworkMode.User)
+        if (spec.Network == NetworkMode.User && !driver.SupportsUserNetwork)
             throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
-                $"VM '{spec.Name}': Cloud Hypervisor has no user-mode network (and so no SSH port forward). " +
+                $"VM '{spec.Name}': {driver.DisplayName} has no user-mode network (and so no SSH port forward). " +
                 "Use -Network None, or -Network Bridge -Bridge <bridge> (a TAP device, root).", spec.Name);
     }
+
+    /// <summary>
+    /// The network of a VM whose New-MyVm names neither -Network nor -Bridge: the user-mode
+    /// network where the engine has one, else none. An unknown engine gets the user-mode default
+    /// here and is refused by <see cref="Validate"/>.
+    /// </summary>
+    public static NetworkMode DefaultNetwork(string hypervisor) =>
+        Lifecycle.VmManager.FindDriver(hypervisor) is { SupportsUserNetwork: false } ? NetworkMode.None : NetworkMode.User;
 }

@@ -33,6 +33,12 @@ public interface IHypervisorDriver
     /// <summary>A connected stream to the guest's readiness channel, or null when it cannot be reached (yet).</summary>
     System.Net.Sockets.Socket? ConnectGuestChannel(string channelSocket);
 
+    /// <summary>
+    /// Whether it has a user-mode (slirp) network, and with it the SSH port forward. Without one a
+    /// VM's network is a TAP device or none, and New-MyVm's default network is none.
+    /// </summary>
+    bool SupportsUserNetwork { get; }
+
     /// <summary>Whether the guest agent (qemu-ga) is reachable on this engine.</summary>
     bool SupportsGuestAgent { get; }
 

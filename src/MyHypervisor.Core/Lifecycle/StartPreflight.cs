@@ -49,7 +49,7 @@ public sealed class StartPreflight(MyHvPaths paths, ImageCatalog images, Acceler
         if (definition.Network is { Mode: NetworkMode.User, SshPortAutomatic: false, SshPort: { } pinned } && !FirstBoot.SshPorts.IsFree(pinned))
             throw new MyHvException(MyHvErrorKind.VmStartFailed,
                 $"VM '{name}': its SSH port {pinned} on 127.0.0.1 is in use by another program. Free it, or re-create the VM with another -SshPort (or -SshPort 0 for one chosen at each start).", name)
-            { FailedStep = "prepare" };
+            { FailedStep = StartSteps.Prepare };
         if (image.BootsFromFirmware && !driver.BootsFirmwareImages)
             throw new MyHvException(MyHvErrorKind.InvalidVmSpec,
                 $"VM '{name}': the image '{image.Name}' boots through firmware, which the {driver.DisplayName} engine does not offer here; use a direct-kernel image or -Hypervisor qemu.", name);
@@ -85,7 +85,7 @@ public sealed class StartPreflight(MyHvPaths paths, ImageCatalog images, Acceler
             throw new MyHvException(MyHvErrorKind.VmStartFailed,
                 $"VM '{definition.Name}' cannot start: {string.Join(", ", owners)} still uses its runtime folder {runtime}. " +
                 $"Run 'Repair-MyVm -Name {definition.Name}' to end leftover processes of this VM.", definition.Name)
-            { FailedStep = "prepare" };
+            { FailedStep = StartSteps.Prepare };
         foreach (var lockFile in VirtiofsdLauncher.LockFilesUnder(runtime))
         {
             context.Say($"Removing stale helper lock file {lockFile}");
@@ -96,8 +96,8 @@ public sealed class StartPreflight(MyHvPaths paths, ImageCatalog images, Acceler
             // A mount left under it (a read-only bind mount of a shared folder) is unmounted first:
             // the folder is never deleted through a mount (the Directory undo refuses to).
             var stale = BindMounts.MountPointsUnder(runtime)
-                .Select(m => new ArtifactRecord { Kind = ArtifactKind.Mount, Step = "prepare", Path = m })
-                .Append(new ArtifactRecord { Kind = ArtifactKind.Directory, Step = "prepare", Path = runtime });
+                .Select(m => new ArtifactRecord { Kind = ArtifactKind.Mount, Step = StartSteps.Prepare, Path = m })
+                .Append(new ArtifactRecord { Kind = ArtifactKind.Directory, Step = StartSteps.Prepare, Path = runtime });
             context.Say($"Removing stale runtime folder {runtime}");
             foreach (var record in stale)
             {
@@ -107,7 +107,7 @@ public sealed class StartPreflight(MyHvPaths paths, ImageCatalog images, Acceler
                     throw new MyHvException(MyHvErrorKind.VmStartFailed,
                         $"VM '{definition.Name}' cannot start: its stale runtime folder could not be cleaned: {outcome}. " +
                         $"Run 'Repair-MyVm -Name {definition.Name}'.", definition.Name)
-                    { FailedStep = "prepare" };
+                    { FailedStep = StartSteps.Prepare };
             }
         }
     }

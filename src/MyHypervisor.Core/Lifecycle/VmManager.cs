@@ -60,14 +60,18 @@ public sealed class VmManager
     public ImageCatalog Images { get; }
 
     /// <summary>The engines a VM can name (New-MyVm -Hypervisor), the default first.</summary>
-    public static readonly IReadOnlyList<string> HypervisorNames = new[] { "qemu", Hypervisors.CloudHypervisor.CloudHypervisorDriver.DriverName };
+    public static readonly IReadOnlyList<string> HypervisorNames = new[] { QemuDriver.DriverName, Hypervisors.CloudHypervisor.CloudHypervisorDriver.DriverName };
 
     /// <summary>The engine a VM's definition names.</summary>
-    public static IHypervisorDriver DriverFor(string name) => name switch
+    public static IHypervisorDriver DriverFor(string name) => FindDriver(name)
+        ?? throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"Unknown hypervisor '{name}'. Supported: {string.Join(", ", HypervisorNames)}.");
+
+    /// <summary>The engine of that name, or null when the module runs none by that name.</summary>
+    public static IHypervisorDriver? FindDriver(string name) => name switch
     {
-        "qemu" => new QemuDriver(),
+        QemuDriver.DriverName => new QemuDriver(),
         Hypervisors.CloudHypervisor.CloudHypervisorDriver.DriverName => new Hypervisors.CloudHypervisor.CloudHypervisorDriver(),
-        _ => throw new MyHvException(MyHvErrorKind.InvalidVmSpec, $"Unknown hypervisor '{name}'. Supported: {string.Join(", ", HypervisorNames)}."),
+        _ => null,
     };
 
     /// <summary>Names of the VMs that exist, without reconciling (for completion and wildcard expansion).</summary>
@@ -212,13 +216,13 @@ public sealed class VmManager
         {
             // Before the transaction began (preflight, stale-runtime sweep): nothing was created.
             throw new MyHvException(MyHvErrorKind.VmStartFailed, $"Starting VM '{name}' failed before anything was created: {e.Message}", name, e)
-            { FailedStep = "prepare" };
+            { FailedStep = StartSteps.Prepare };
         }
         return Info(session);
     }
 
     private static MyHvException AsStartFailure(string name, MyHvException e) =>
-        new(MyHvErrorKind.VmStartFailed, $"Starting VM '{name}' failed: {e.Message}", name, e) { FailedStep = "prepare" };
+        new(MyHvErrorKind.VmStartFailed, $"Starting VM '{name}' failed: {e.Message}", name, e) { FailedStep = StartSteps.Prepare };
 
     public (VmInfo Vm, VmStopper.Outcome Outcome) Stop(string name, StopOptions options, OperationContext context)
     {

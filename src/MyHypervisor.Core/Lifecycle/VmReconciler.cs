@@ -72,7 +72,7 @@ public sealed class VmReconciler(VmStore store)
                 $"was free (was {Paths.LockFile(session.Name)} removed?). Nothing was rolled back; try again when that process has ended.",
                 session.Name);
         // The step it died in, noted as each step began (api-ready and commit record no artifact).
-        var step = journal.LastStep() ?? (records.Count > 0 ? records[^1].Step : "prepare");
+        var step = journal.LastStep() ?? (records.Count > 0 ? records[^1].Step : StartSteps.Prepare);
         context.Say($"VM '{session.Name}': rolling back a start interrupted at step '{step}' (owner {header?.Owner?.ToString() ?? "unknown"} is gone)");
         var report = ArtifactUndo.UndoAll(records, scope, context.Narrate);
         if (report.Leftovers.Count == 0) journal.Retire();
@@ -151,7 +151,7 @@ public sealed class VmReconciler(VmStore store)
     private static void CheckHelpers(VmSession session)
     {
         if (!session.State.Status.IsLive()) return;
-        foreach (var helper in session.State.Artifacts.Where(a => a.Kind == ArtifactKind.Process && a.Step != "hypervisor-launch"))
+        foreach (var helper in session.State.Artifacts.Where(a => a.Kind == ArtifactKind.Process && a.Step != StartSteps.HypervisorLaunch))
             if (helper.Process is { } identity && !ProcessLiveness.IsAlive(identity))
                 session.Problems.Add($"{Path.GetFileName(helper.Program)} (pid {identity.Pid}) for {helper.Name ?? helper.Step} is not running");
     }

@@ -69,7 +69,7 @@ public sealed class VmRestarter(MyHvPaths paths, VmStarter starter, VmStopper st
             if (DateTime.UtcNow >= deadline)
                 throw new MyHvException(MyHvErrorKind.VmStartFailed,
                     $"VM '{name}' was reset, but the guest did not report ready within {start.EffectiveTimeout.TotalSeconds:0} s. " +
-                    $"It is left as it is; see Get-MyVmConsole -Name {name}.", name) { FailedStep = "wait" };
+                    $"It is left as it is; see Get-MyVmConsole -Name {name}.", name) { FailedStep = StartSteps.Wait };
             Thread.Sleep(100);
         }
         context.Say($"VM '{name}': the guest reported ready after the reset");

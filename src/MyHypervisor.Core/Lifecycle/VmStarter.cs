@@ -35,21 +35,21 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         {
             // Stopped before the attempt created anything (the KVM probe cleans up after itself):
             // the status still says the start did not happen, and why.
-            var message = CancelledMessage(name, "prepare");
+            var message = CancelledMessage(name, StartSteps.Prepare);
             session.Save(session.State with { Status = VmStatus.Failed, Reason = message, StoppedAt = DateTimeOffset.UtcNow });
-            throw new MyHvException(MyHvErrorKind.VmStartFailed, message, name, failure) { FailedStep = "prepare" };
+            throw new MyHvException(MyHvErrorKind.VmStartFailed, message, name, failure) { FailedStep = StartSteps.Prepare };
         }
         var journal = new ArtifactJournal(Paths.JournalFile(name));
         if (journal.Exists)
             throw new MyHvException(MyHvErrorKind.VmStartFailed,
                 $"VM '{name}' cannot start: an earlier attempt could not be fully rolled back ({journal.FilePath}). " +
                 $"Run Repair-MyVm -Name {name}, which retries the rollback and reports what is left.", name)
-            { FailedStep = "prepare" };
+            { FailedStep = StartSteps.Prepare };
         preflight.SweepStaleRuntime(definition, context);
 
         var transaction = new StartTransaction(journal, context.Narrate, new RecordScope(Paths, name, definition.Network.TapName))
         {
-            FailPointOperation = options.Checkpoint is null ? "start" : Checkpoints.VmCheckpointer.RestoreOperation,
+            FailPointOperation = options.Checkpoint is null ? StartSteps.Operation : Checkpoints.VmCheckpointer.RestoreOperation,
         };
         LaunchedHypervisor? launched = null;
         try
@@ -58,28 +58,28 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
             var previous = store.ReadStateText(name);
             transaction.Intend(new ArtifactRecord
             {
-                Kind = ArtifactKind.CommittedState, Step = "prepare", Scope = ArtifactScope.Attempt,
+                Kind = ArtifactKind.CommittedState, Step = StartSteps.Prepare, Scope = ArtifactScope.Attempt,
                 Path = Paths.StateFile(name), PreviousContent = previous,
             });
             session.Save(session.State with { Status = VmStatus.Starting, Attempt = transaction.Attempt, Reason = null, ConsoleTail = null });
 
-            Step(transaction, context, name, "storage", 10, () =>
+            Step(transaction, context, name, StartSteps.Storage, 10, () =>
             {
                 PrepareStorage(transaction, definition, ready);
                 if (options.Checkpoint is not null) Checkpoints.VmCheckpointer.TakeUndoPoint(transaction, Paths.OverlayFile(name));
                 if (!ReferenceEquals(definition, session.Definition)) ReplaceDefinition(transaction, definition);
             });
-            Step(transaction, context, name, "runtime-dir", 20, () => CreateRuntimeDirectory(transaction, name));
+            Step(transaction, context, name, StartSteps.RuntimeDirectory, 20, () => CreateRuntimeDirectory(transaction, name));
             if (definition.Network.Mode == NetworkMode.Bridge)
-                Step(transaction, context, name, "network", 30, () => CreateTap(transaction, definition));
+                Step(transaction, context, name, StartSteps.Network, 30, () => CreateTap(transaction, definition));
             if (definition.Volumes.Count > 0)
-                Step(transaction, context, name, "volumes", 40, () => StartVolumes(transaction, definition, context.Cancel));
-            Step(transaction, context, name, "guest-channel", 50, () => PrepareGuestChannel(transaction, driver, name));
+                Step(transaction, context, name, StartSteps.Volumes, 40, () => StartVolumes(transaction, definition, context.Cancel));
+            Step(transaction, context, name, StartSteps.GuestChannel, 50, () => PrepareGuestChannel(transaction, driver, name));
             if (driver.SupportsGuestAgent)
-                Step(transaction, context, name, "guest-agent", 55, () => PrepareGuestAgent(transaction, name));
+                Step(transaction, context, name, StartSteps.GuestAgent, 55, () => PrepareGuestAgent(transaction, name));
             string? seed = null;
             if (definition.FirstBoot is not null)
-                Step(transaction, context, name, "seed", 58, () => seed = FirstBoot.SeedStep.Create(transaction, definition, Paths.RuntimeDirectory(name)));
+                Step(transaction, context, name, StartSteps.Seed, 58, () => seed = FirstBoot.SeedStep.Create(transaction, definition, Paths.RuntimeDirectory(name)));
 
             var request = new LaunchRequest
             {
@@ -102,9 +102,9 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
                 LoadCheckpoint = options.Checkpoint,
             };
             int? sshPort = null;
-            Step(transaction, context, name, "hypervisor-launch", 65, () => (launched, sshPort) = Launch(driver, request, transaction, context));
-            Step(transaction, context, name, "api-ready", 80, () => driver.WaitUntilRunning(launched!.Endpoint, TimeSpan.FromSeconds(30), context.Cancel));
-            Step(transaction, context, name, "commit", 90, () => session.Save(new VmState
+            Step(transaction, context, name, StartSteps.HypervisorLaunch, 65, () => (launched, sshPort) = Launch(driver, request, transaction, context));
+            Step(transaction, context, name, StartSteps.ApiReady, 80, () => driver.WaitUntilRunning(launched!.Endpoint, TimeSpan.FromSeconds(30), context.Cancel));
+            Step(transaction, context, name, StartSteps.Commit, 90, () => session.Save(new VmState
             {
                 Status = VmStatus.Running,
                 Hypervisor = launched!.Process,
@@ -176,7 +176,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         // An existing overlay holds the guest's data: it is used as it is and never recorded,
         // so no rollback can ever delete it.
         if (File.Exists(overlay)) return;
-        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.OverlayDisk, Step = "storage", Scope = ArtifactScope.Attempt, Path = overlay });
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.OverlayDisk, Step = StartSteps.Storage, Scope = ArtifactScope.Attempt, Path = overlay });
         var temp = overlay + ".creating";
         var result = ProgramRunner.Run(ProgramRunner.Find("qemu-img")!,
             new[] { "create", "-q", "-f", "qcow2", "-b", ready.Image.Disk, "-F", ready.Image.DiskFormat, temp }, TimeSpan.FromSeconds(30));
@@ -206,7 +206,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
     private void CreateRuntimeDirectory(StartTransaction transaction, string name)
     {
         var runtime = Paths.RuntimeDirectory(name);
-        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.Directory, Step = "runtime-dir", Path = runtime });
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.Directory, Step = StartSteps.RuntimeDirectory, Path = runtime });
         MyHvPaths.EnsurePrivateDirectory(Paths.Home);
         MyHvPaths.EnsurePrivateDirectory(Paths.RuntimeRoot);
         MyHvPaths.EnsurePrivateDirectory(runtime);
@@ -215,7 +215,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
     private void CreateTap(StartTransaction transaction, VmDefinition definition)
     {
         var tap = definition.Network.TapName!;
-        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.TapDevice, Step = "network", Name = tap });
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.TapDevice, Step = StartSteps.Network, Name = tap });
         TapDevices.Create(tap, definition.Network.Bridge!, OwnerOf(definition).Alias);
     }
 
@@ -227,7 +227,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
 
     /// <summary>The hypervisor creates the channel's socket (QEMU's port, CH's hybrid vsock); the ledger owns it from here on.</summary>
     private void PrepareGuestChannel(StartTransaction transaction, IHypervisorDriver driver, string name) =>
-        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = "guest-channel", Path = driver.GuestChannelSocket(Paths, name) });
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = StartSteps.GuestChannel, Path = driver.GuestChannelSocket(Paths, name) });
 
     /// <summary>
     /// The guest is ready: its agent tells the addresses once, for Get-MyVm's IPAddress (a short
@@ -248,7 +248,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
 
     /// <summary>The guest agent's port: its socket is the hypervisor's too, owned by the ledger from here on.</summary>
     private void PrepareGuestAgent(StartTransaction transaction, string name) =>
-        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = "guest-agent", Path = Paths.AgentSocket(name) });
+        transaction.Intend(new ArtifactRecord { Kind = ArtifactKind.File, Step = StartSteps.GuestAgent, Path = Paths.AgentSocket(name) });
 
     private MyHvException RollBack(VmSession session, StartTransaction transaction, Exception failure, bool launched, OperationContext context, string? checkpoint = null)
     {
@@ -320,7 +320,7 @@ public sealed class VmStarter(VmStore store, StartPreflight preflight, Func<stri
         {
             throw new MyHvException(MyHvErrorKind.VmStartFailed,
                 $"VM '{name}' was started, but {e.Message}. It is left as it is; see Get-MyVmConsole -Name {name}.", name, e)
-            { FailedStep = "wait" };
+            { FailedStep = StartSteps.Wait };
         }
         finally
         {

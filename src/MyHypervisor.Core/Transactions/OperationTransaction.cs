@@ -1,6 +1,5 @@
 using MyHypervisor.Core.Configuration;
 using MyHypervisor.Core.Ledger;
-using MyHypervisor.Core.Processes;
 
 namespace MyHypervisor.Core.Transactions;
 
@@ -14,55 +13,42 @@ namespace MyHypervisor.Core.Transactions;
 /// </summary>
 public sealed class OperationTransaction
 {
-    private readonly ArtifactJournal journal;
-    private readonly List<ArtifactRecord> records = new();
+    private readonly LedgerRecorder ledger;
     private readonly Action<string>? narrate;
-    private int nextSeq = 1;
 
     public OperationTransaction(string operation, ArtifactJournal journal, Action<string>? narrate)
     {
         Operation = operation;
-        this.journal = journal;
         this.narrate = narrate;
-        Attempt = Guid.NewGuid();
-        journal.Begin(new ArtifactJournal.Header(ProcessLiveness.Identify(Environment.ProcessId), Attempt, DateTimeOffset.UtcNow));
+        ledger = new LedgerRecorder(journal, narrate, "prepare");
     }
 
     public string Operation { get; }
-    public Guid Attempt { get; }
-    public string CurrentStep { get; private set; } = "prepare";
-    public IReadOnlyList<ArtifactRecord> Records => records;
+    public Guid Attempt => ledger.Attempt;
+    public string CurrentStep => ledger.CurrentStep;
+    public IReadOnlyList<ArtifactRecord> Records => ledger.Records;
 
     /// <summary>Runs one step: notes it in the journal, runs it, then fires its fail point.</summary>
     public void Step(string step, CancellationToken cancel, Action body)
     {
         cancel.ThrowIfCancellationRequested();
-        CurrentStep = step;
-        journal.MarkStep(step);
-        narrate?.Invoke($"Step {step}");
+        ledger.BeginStep(step);
         body();
         StepDone(step);
     }
 
-    public ArtifactRecord Intend(ArtifactRecord record)
-    {
-        var numbered = record with { Seq = nextSeq++, Attempt = Attempt };
-        journal.Append(numbered);
-        records.Add(numbered);
-        narrate?.Invoke($"  recorded {numbered.Describe()}");
-        return numbered;
-    }
+    public ArtifactRecord Intend(ArtifactRecord record) => ledger.Intend(record);
 
     /// <summary>The step's artifacts exist: its fail point fires here (&lt;operation&gt;.&lt;step&gt;).</summary>
     public void StepDone(string step) => FailPoints.Hit($"{Operation}.{step}");
 
-    public void Commit() => journal.Retire();
+    public void Commit() => ledger.Journal.Retire();
 
     public RollbackReport Rollback()
     {
-        var report = ArtifactUndo.UndoAll(records, narrate);
+        var report = ArtifactUndo.UndoAll(ledger.Records, narrate);
         // Kept when something could not be undone: the next recovery tries again.
-        if (report.Leftovers.Count == 0) journal.Retire();
+        if (report.Leftovers.Count == 0) ledger.Journal.Retire();
         return report;
     }
 }

@@ -10,7 +10,7 @@ public sealed record VmDefinition
     public required string ImagePath { get; init; }
     public required int Cpus { get; init; }
     public required int MemoryMiB { get; init; }
-    public string Hypervisor { get; init; } = "qemu";
+    public string Hypervisor { get; init; } = Hypervisors.Qemu.QemuDriver.DriverName;
     public VmNetwork Network { get; init; } = new();
     public IReadOnlyList<VmVolume> Volumes { get; init; } = Array.Empty<VmVolume>();
     /// <summary>Extra kernel command line text, appended after the image's own and the module's.</summary>

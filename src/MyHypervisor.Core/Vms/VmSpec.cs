@@ -18,7 +18,7 @@ public sealed record VmSpec
     /// <summary>User network: the host port on 127.0.0.1 forwarded to the guest's port 22 (0: pick a free one).</summary>
     public int? SshPort { get; init; }
     /// <summary>The engine that runs the VM: "qemu" or "cloud-hypervisor".</summary>
-    public string Hypervisor { get; init; } = "qemu";
+    public string Hypervisor { get; init; } = Hypervisors.Qemu.QemuDriver.DriverName;
     /// <summary>TCG's translation buffer in MiB (null: the module's default; 0: QEMU's own).</summary>
     public int? TranslationCacheMiB { get; init; }
     /// <summary>A free page reporting balloon under TCG (null: the module's default; false: none, as QEMU's defaults).</summary>

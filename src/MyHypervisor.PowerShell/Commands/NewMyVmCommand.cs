@@ -68,7 +68,7 @@ public sealed class NewMyVmCommand : MyHypervisorCmdlet
     /// <summary>The engine: qemu (default) or cloud-hypervisor (KVM hosts; no user-mode network, so its default network is None).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(HypervisorNameCompleter))]
-    public string Hypervisor { get; set; } = "qemu";
+    public string Hypervisor { get; set; } = Core.Hypervisors.Qemu.QemuDriver.DriverName;
 
     /// <summary>
     /// -VmHost with several hosts places the VM on one: the reachable host with the most
@@ -109,11 +109,10 @@ public sealed class NewMyVmCommand : MyHypervisorCmdlet
     protected override void ProcessLocalRecord()
     {
         // -Bridge alone means a bridged network; an explicit -Network still wins (and is validated).
-        // Cloud Hypervisor has no user-mode network: without -Network or -Bridge its VM has none.
+        // Without either, the engine decides: one without a user-mode network (Cloud Hypervisor) gives none.
         var network = MyInvocation.BoundParameters.ContainsKey(nameof(Network)) ? Network
             : Bridge is not null ? NetworkMode.Bridge
-            : Hypervisor == Core.Hypervisors.CloudHypervisor.CloudHypervisorDriver.DriverName ? NetworkMode.None
-            : Network;
+            : Core.Hypervisors.HypervisorRules.DefaultNetwork(Hypervisor);
         try
         {
             var keys = SshPublicKey.ToList();

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using MyHypervisor.Core.Errors;
+using MyHypervisor.Core.Lifecycle;
 
 namespace MyHypervisor.PowerShell.Infrastructure;
 
@@ -56,11 +57,11 @@ public static class ErrorRecords
     /// </summary>
     private static string StartHint(string? vm, string? step) => step switch
     {
-        "api-ready" or "commit" or "wait" => $"See Get-MyVmConsole -Name {vm} for the guest's console output.",
-        "hypervisor-launch" => "QEMU's own message is quoted above; nothing was left behind. Test-MyVmHost checks QEMU, the accelerator and this user's access.",
-        "volumes" => "virtiofsd's message is quoted above; nothing was left behind. Check that each volume folder exists, and Test-MyVmHost for what volumes need.",
-        "network" => "The TAP device could not be set up; nothing was left behind. Test-MyVmHost shows whether this user may create TAP devices and which bridges exist.",
-        "storage" or "runtime-dir" or "guest-channel" or "guest-agent" =>
+        StartSteps.ApiReady or StartSteps.Commit or StartSteps.Wait => $"See Get-MyVmConsole -Name {vm} for the guest's console output.",
+        StartSteps.HypervisorLaunch => "QEMU's own message is quoted above; nothing was left behind. Test-MyVmHost checks QEMU, the accelerator and this user's access.",
+        StartSteps.Volumes => "virtiofsd's message is quoted above; nothing was left behind. Check that each volume folder exists, and Test-MyVmHost for what volumes need.",
+        StartSteps.Network => "The TAP device could not be set up; nothing was left behind. Test-MyVmHost shows whether this user may create TAP devices and which bridges exist.",
+        StartSteps.Storage or StartSteps.RuntimeDirectory or StartSteps.GuestChannel or StartSteps.GuestAgent =>
             "The start was rolled back. Fix the cause quoted above (free space and permissions under MYHV_HOME) and start the VM again.",
         _ => $"Nothing was started. Fix the cause quoted above (Test-MyVmHost shows what this host and user can run), or run Repair-MyVm -Name {vm} if it names an earlier run.",
     };

@@ -197,3 +197,11 @@ function Initialize-MyHvFakeQmpPeer {
     if ('MyHvTests.FakeQmpPeer' -as [type]) { return }
     Add-Type -TypeDefinition ([System.IO.File]::ReadAllText((Join-Path $PSScriptRoot 'FakeQmpPeer.cs')))
 }
+
+function Initialize-MyHvFakeGuestAgentPeer {
+    <# Compiles MyHvTests.FakeGuestAgentPeer (FakeGuestAgentPeer.cs beside this file: a noisy or hostile guest agent on threads of this process) once per process. #>
+    [CmdletBinding()]
+    param()
+    if ('MyHvTests.FakeGuestAgentPeer' -as [type]) { return }
+    Add-Type -TypeDefinition ([System.IO.File]::ReadAllText((Join-Path $PSScriptRoot 'FakeGuestAgentPeer.cs')))
+}

@@ -70,6 +70,13 @@ BeforeAll {
         $record.Exception.Message | Should -Match "step '$([regex]::Escape($Step))'"
         $record.Exception.FailedStep | Should -Be $Step
         @($record.Exception.Leftovers) | Should -BeNullOrEmpty -Because 'the rollback removed everything'
+        # The hint is the step's own (the PowerShell side knows the step by the name the start records), never the generic one.
+        $stepHint = @{
+            'storage' = 'The start was rolled back'; 'runtime-dir' = 'The start was rolled back'; 'guest-channel' = 'The start was rolled back'
+            'guest-agent' = 'The start was rolled back'; 'volumes' = "virtiofsd's message"; 'hypervisor-launch' = "QEMU's own message"
+            'api-ready' = 'Get-MyVmConsole'; 'commit' = 'Get-MyVmConsole'
+        }
+        $record.ErrorDetails.RecommendedAction | Should -Match ([regex]::Escape($stepHint[$Step]))
     }
 
     function Assert-FailedVm {

@@ -39,6 +39,8 @@ public sealed class CloudHypervisorDriver : IHypervisorDriver
     public string Name => DriverName;
     public string ExecutableName => Executable;
     public string DisplayName => "Cloud Hypervisor";
+    /// <summary>CH has no slirp: a TAP device, or no network at all.</summary>
+    public bool SupportsUserNetwork => false;
     public bool SupportsGuestAgent => false;
     /// <summary>Firmware boot (rust-hypervisor-firmware) is not wired up: direct-kernel images only.</summary>
     public bool BootsFirmwareImages => false;

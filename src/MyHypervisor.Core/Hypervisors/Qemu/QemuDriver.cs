@@ -9,8 +9,9 @@ namespace MyHypervisor.Core.Hypervisors.Qemu;
 public sealed class QemuDriver : IHypervisorDriver
 {
     public const string Executable = "qemu-system-x86_64";
+    public const string DriverName = "qemu";
 
-    public string Name => "qemu";
+    public string Name => DriverName;
 
     public string ExecutableName => Executable;
 
@@ -26,6 +27,7 @@ public sealed class QemuDriver : IHypervisorDriver
     public System.Net.Sockets.Socket? ConnectGuestChannel(string channelSocket) => Lifecycle.GuestReadiness.TryConnect(channelSocket);
 
     public string DisplayName => "QEMU";
+    public bool SupportsUserNetwork => true;
     public bool SupportsGuestAgent => true;
     public bool BootsFirmwareImages => true;
     public bool SupportsMemoryCheckpoints => true;

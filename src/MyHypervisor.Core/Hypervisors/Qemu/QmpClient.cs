@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MyHypervisor.Core.Protocols;
 
 namespace MyHypervisor.Core.Hypervisors.Qemu;
 
@@ -25,14 +26,10 @@ public sealed class QmpClient : IDisposable
     public const int MaxLineBytes = 1024 * 1024;
     /// <summary>Only the newest events are kept; nothing reads more than the last few.</summary>
     public const int MaxEvents = 256;
-    /// <summary>How often a wait wakes up to see the cancellation token.</summary>
-    private static readonly TimeSpan WaitSlice = TimeSpan.FromMilliseconds(100);
 
     private readonly Socket socket;
     private readonly string socketPath;
-    private readonly byte[] received = new byte[64 * 1024];
-    private int receivedStart, receivedEnd;
-    private readonly MemoryStream partialLine = new();
+    private readonly JsonLineReader reader;
     private readonly List<JsonObject> events = new();
     private int nextId;
     private bool greeted;
@@ -41,6 +38,7 @@ public sealed class QmpClient : IDisposable
     {
         this.socket = socket;
         this.socketPath = socketPath;
+        reader = new JsonLineReader(socket, MaxLineBytes);
     }
 
     /// <summary>Events received so far (SHUTDOWN, POWERDOWN, ...), oldest first, at most <see cref="MaxEvents"/>.</summary>
@@ -221,64 +219,30 @@ public sealed class QmpClient : IDisposable
 
     private const string LineTooLongKey = "myhv.linetoolong";
 
-    /// <summary>
-    /// The next non-empty line as a JSON object. Bytes are taken from what was received so far,
-    /// then from the socket, waiting only until the deadline; at most <see cref="MaxLineBytes"/>
-    /// of one line are ever held.
-    /// </summary>
+    /// <summary>The next message; the reader holds at most <see cref="MaxLineBytes"/> of one line and waits only until the deadline.</summary>
     private JsonObject ReadMessage(Deadline deadline, string awaited, CancellationToken cancel)
     {
-        while (true)
+        JsonLineRead read;
+        try { read = reader.Read(deadline.End, cancel); }
+        catch (SocketException e) { throw new QmpConnectionException($"QMP connection lost while waiting for {awaited}: {e.Message}", e); }
+        switch (read.Outcome)
         {
-            var newline = Array.IndexOf(received, (byte)'\n', receivedStart, receivedEnd - receivedStart);
-            var take = (newline >= 0 ? newline : receivedEnd) - receivedStart;
-            if (partialLine.Length + take > MaxLineBytes)
-            {
+            case JsonLineOutcome.Message:
+                return read.Message!;
+            case JsonLineOutcome.NotAnObject:
+                throw read.ParseError is { } invalid
+                    ? new QmpConnectionException($"QMP sent invalid JSON: {invalid.Message}", invalid)
+                    : new QmpConnectionException("QMP sent a non-object message");
+            case JsonLineOutcome.Closed:
+                throw new QmpConnectionException($"QMP connection closed by QEMU while waiting for {awaited}");
+            case JsonLineOutcome.TooLong:
                 var tooLong = new QmpConnectionException(
                     $"QMP at {socketPath} sent a line longer than {MaxLineBytes / 1024} KiB while waiting for {awaited}; the connection was dropped");
                 tooLong.Data[LineTooLongKey] = true;
                 throw tooLong;
-            }
-            partialLine.Write(received, receivedStart, take);
-            if (newline >= 0)
-            {
-                receivedStart = newline + 1;
-                var line = Encoding.UTF8.GetString(partialLine.GetBuffer(), 0, (int)partialLine.Length);
-                partialLine.SetLength(0);
-                if (line.Trim().Length == 0) continue;
-                return Parse(line);
-            }
-            receivedStart = receivedEnd = 0;
-            WaitReadable(deadline, awaited, cancel);
-            int n;
-            try { n = socket.Receive(received, 0, received.Length, SocketFlags.None); }
-            catch (SocketException e) { throw new QmpConnectionException($"QMP connection lost while waiting for {awaited}: {e.Message}", e); }
-            if (n == 0) throw new QmpConnectionException($"QMP connection closed by QEMU while waiting for {awaited}");
-            receivedEnd = n;
-        }
-    }
-
-    private void WaitReadable(Deadline deadline, string awaited, CancellationToken cancel)
-    {
-        while (true)
-        {
-            cancel.ThrowIfCancellationRequested();
-            var remaining = deadline.Remaining;
-            if (remaining <= TimeSpan.Zero) throw TimedOut(socketPath, $"no complete answer ({awaited})", deadline, null);
-            var slice = remaining < WaitSlice ? remaining : WaitSlice;
-            if (socket.Poll((int)Math.Max(1, slice.TotalMicroseconds), SelectMode.SelectRead)) return;
-        }
-    }
-
-    private static JsonObject Parse(string line)
-    {
-        try
-        {
-            return JsonNode.Parse(line) as JsonObject ?? throw new QmpConnectionException("QMP sent a non-object message");
-        }
-        catch (JsonException e)
-        {
-            throw new QmpConnectionException($"QMP sent invalid JSON: {e.Message}", e);
+            case JsonLineOutcome.TimedOut:
+            default:
+                throw TimedOut(socketPath, $"no complete answer ({awaited})", deadline, null);
         }
     }
 
@@ -291,7 +255,7 @@ public sealed class QmpClient : IDisposable
 
     public void Dispose()
     {
-        partialLine.Dispose();
+        reader.Dispose();
         socket.Dispose();
     }
 
@@ -300,6 +264,7 @@ public sealed class QmpClient : IDisposable
     {
         private readonly DateTime end = DateTime.UtcNow + total;
         public TimeSpan Total => total;
+        public DateTime End => end;
         public TimeSpan Remaining => end - DateTime.UtcNow;
         public bool Passed => DateTime.UtcNow >= end;
     }

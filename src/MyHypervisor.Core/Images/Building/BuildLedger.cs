@@ -13,45 +13,30 @@ namespace MyHypervisor.Core.Images.Building;
 internal sealed class BuildLedger
 {
     private readonly ArtifactJournal journal;
-    private readonly List<ArtifactRecord> records = new();
-    private int nextSeq = 1;
+    private readonly LedgerRecorder ledger;
 
     public BuildLedger(string journalPath, string workFolder)
     {
         journal = new ArtifactJournal(journalPath);
         WorkFolder = workFolder;
-        journal.Begin(new ArtifactJournal.Header(ProcessLiveness.Identify(Environment.ProcessId), Attempt, DateTimeOffset.UtcNow));
+        ledger = new LedgerRecorder(journal, null, "prepare");
     }
 
-    public Guid Attempt { get; } = Guid.NewGuid();
+    public Guid Attempt => ledger.Attempt;
     public string WorkFolder { get; }
-    public string CurrentStep { get; private set; } = "prepare";
+    public string CurrentStep => ledger.CurrentStep;
 
-    public void BeginStep(string step)
-    {
-        CurrentStep = step;
-        journal.MarkStep(step);
-    }
+    public void BeginStep(string step) => ledger.BeginStep(step);
 
-    public ArtifactRecord Intend(ArtifactRecord record)
-    {
-        var numbered = record with { Seq = nextSeq++, Attempt = Attempt };
-        journal.Append(numbered);
-        records.Add(numbered);
-        return numbered;
-    }
+    public ArtifactRecord Intend(ArtifactRecord record) => ledger.Intend(record);
 
-    public void Update(ArtifactRecord record)
-    {
-        journal.Append(record);
-        records[records.FindIndex(r => r.Seq == record.Seq)] = record;
-    }
+    public void Update(ArtifactRecord record) => ledger.Update(record);
 
     /// <summary>The step's artifacts exist: its fail point (image.&lt;step&gt;) fires here.</summary>
     public static void StepDone(string step) => FailPoints.Hit("image." + step);
 
     /// <summary>Undoes everything (the work folder, whatever it holds, last) and retires the journal if all went.</summary>
-    public RollbackReport Rollback() => Undo(journal, records);
+    public RollbackReport Rollback() => Undo(journal, ledger.Records);
 
     /// <summary>Rolls back the journal of a build whose process is gone (killed). Null when there is none.</summary>
     public static RollbackReport? Recover(string journalPath)
