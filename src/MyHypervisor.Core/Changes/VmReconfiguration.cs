@@ -41,13 +41,15 @@ public static class VmReconfiguration
             : change.KernelArguments.Length == 0 ? null : change.KernelArguments;
         var spec = new VmSpec
         {
-            Name = name, Image = before.Image, Cpus = change.Cpus ?? before.Cpus, MemoryMiB = change.MemoryMiB ?? before.MemoryMiB,
+            Name = name, Image = before.Image, Hypervisor = before.Hypervisor, Cpus = change.Cpus ?? before.Cpus, MemoryMiB = change.MemoryMiB ?? before.MemoryMiB,
             Network = mode, Bridge = bridge, Address = address, Gateway = gateway, Volumes = volumes, KernelArguments = kernelArguments,
             TranslationCacheMiB = change.DefaultTranslationCache ? null : change.TranslationCacheMiB ?? before.TranslationCacheMiB,
             FreePageReporting = change.DefaultFreePageReporting ? null : change.FreePageReporting ?? before.FreePageReporting,
         };
         // The bridge the VM already uses is not looked up again: only a new one must exist now.
         VmSpecRules.Validate(spec, b => (net.Mode == NetworkMode.Bridge && b == net.Bridge) || bridgeExists(b));
+        // What the VM's engine can run (Cloud Hypervisor has no user-mode network), as New-MyVm checks it.
+        Hypervisors.HypervisorRules.Validate(spec);
 
         var after = before with
         {

@@ -124,6 +124,18 @@ Describe 'New-MyVm -Hypervisor' {
         Join-Path $vmHome 'vms/chbad2' | Should -Not -Exist
     }
 
+    It 'Set-MyVm refuses a user-mode network on CH too, and leaves the definition byte-identical' {
+        $null = New-ChVm -Name 'chset'
+        $file = Join-Path $vmHome 'vms/chset/definition.json'
+        $before = Get-Content -Raw $file
+        $err = $null
+        Set-MyVm -Name 'chset' -Network User -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'InvalidVmSpec,*'
+        "$($err[0])" | Should -BeLike '*Cloud Hypervisor has no user-mode network*'
+        Get-Content -Raw $file | Should -BeExactly $before
+        Remove-MyVm -Name 'chset' -Force -Confirm:$false
+    }
+
     It 'completes the engine names' {
         $line = 'New-MyVm x -Hypervisor cl'
         $completion = TabExpansion2 -inputScript $line -cursorColumn $line.Length
