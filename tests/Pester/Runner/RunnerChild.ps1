@@ -102,7 +102,7 @@ if (-not $jobLine.IsCompleted) {
                 $config.TestResult.Enabled = $false
                 $config.Output.Verbosity = 'Detailed'; $config.Output.RenderMode = 'Plaintext'
                 $null = Invoke-Pester -Configuration $config
-            }).Invoke()
+            }, $true).Invoke()   # in a scope of its own: not even $config stays behind
     } catch { }
     $ps.Commands.Clear(); $ps.Streams.ClearStreams()
 }
