@@ -11,8 +11,8 @@
        from the plain IL-only pwsh (MYHV_RUNNER_PLAIN_PWSH=1: what that copy saves), and the
        runner with -Parallel <n>. Per-suite overhead = (runner serial - in-process) / suites.
     2. With -ProjectPath (one or more folders of tests/Pester; Invoke-Benchmark passes the set
-       below): every suite of those folders, through one runner run (a folder of symlinks to them:
-       the runner follows linked folders and runs each suite from its real path) with -Parallel 1
+       below): every suite of those folders, through one runner run (a flat folder of links to
+       their files, in tests/Pester, removed afterwards) with -Parallel 1
        and with -Parallel <n>; the ratio is parallel / serial wall time (target at most 0.6).
        Suites marked host-exclusive run alone by design: from the serial run's per-suite times the
        best ratio the exclusivity allows is given too (exclusive time + the rest / n, over serial),
@@ -70,6 +70,7 @@ function Measure-Child {
 function Format-Row { param($Row) "| $($Row.Figure) | $($Row.Seconds) | $($Row.CpuSeconds) | $($Row.ExitCode) | $($Row.Load) |" }
 
 $work = (& mktemp -d -p /tmp 'mhro-XXXXXX').Trim()
+$set = $null
 try {
     $corpus = Join-Path $work 'corpus'
     $null = New-Item -ItemType Directory -Path $corpus
@@ -100,11 +101,19 @@ Describe 'suite $i' {
     $lines += '', ("Per-suite overhead of the runner (serial minus in-process, per suite): **{0} s wall, {1} s CPU** (target 1.5 s); with children from the IL-only pwsh: {2} s wall, {3} s CPU." -f
         $figures.perSuiteWall, $figures.perSuiteCpu, $figures.perSuiteWallPlain, $figures.perSuiteCpuPlain)
     if ($ProjectPath) {
-        # One folder of links, so both runs plan every chosen suite at once (as a whole run does).
-        $set = Join-Path $work 'project'
+        # One folder of links, so both runs plan every chosen suite at once (as a whole run does). It
+        # sits in tests/Pester, flat: a suite finds its kit as $PSScriptRoot/../Support, and pwsh
+        # resolves '..' on the link's path, not the real one. Links to the folders' other files
+        # (ConsoleSupport.psm1, ...) go with them. The runner runs each real file once.
+        $set = Join-Path $repo "tests/Pester/.bench-runner-set-$PID"
         $null = New-Item -ItemType Directory -Path $set
-        $folders = @(foreach ($p in $ProjectPath) { $full = (Resolve-Path -LiteralPath $p).ProviderPath; $null = New-Item -ItemType SymbolicLink -Path (Join-Path $set (Split-Path -Leaf $full)) -Target $full; $full })
-        $suiteFiles = @($folders | ForEach-Object { Get-ChildItem -LiteralPath $_ -Recurse -Filter '*.Tests.ps1' })
+        $folders = @(foreach ($p in $ProjectPath) { (Resolve-Path -LiteralPath $p).ProviderPath })
+        foreach ($file in @($folders | ForEach-Object { Get-ChildItem -LiteralPath $_ -File })) {
+            $link = Join-Path $set $file.Name
+            if (Test-Path -LiteralPath $link) { throw "two chosen folders hold a file named $($file.Name): the flat set cannot hold both" }
+            $null = New-Item -ItemType SymbolicLink -Path $link -Target $file.FullName
+        }
+        $suiteFiles = @($folders | ForEach-Object { Get-ChildItem -LiteralPath $_ -Filter '*.Tests.ps1' })
         $isExclusive = { param($file) @(Get-Content -LiteralPath $file) -contains '# Runner: host-exclusive' }
         $exclusiveCount = @($suiteFiles | Where-Object { & $isExclusive $_.FullName }).Count
         $named = ($folders | ForEach-Object { Split-Path -Leaf $_ }) -join ', '
@@ -119,7 +128,7 @@ Describe 'suite $i' {
                 if ($Matches[1] -in $exclusiveNames) { $exclusiveSeconds += [double] $Matches[2] } else { $otherSeconds += [double] $Matches[2] }
             }
         }
-        $allSuites = @(Get-ChildItem -LiteralPath (Join-Path $repo 'tests/Pester') -Recurse -Filter '*.Tests.ps1')
+        $allSuites = @(Get-ChildItem -LiteralPath (Join-Path $repo 'tests/Pester') -Recurse -Filter '*.Tests.ps1' | Where-Object { -not $_.FullName.StartsWith("$set/") })
         $allExclusive = @($allSuites | Where-Object { & $isExclusive $_.FullName }).Count
         $figures.projectPath = $folders
         $figures.projectSuites = $suiteFiles.Count
@@ -144,4 +153,5 @@ Describe 'suite $i' {
     [pscustomobject] $figures
 } finally {
     & rm -rf -- $work
+    if ($set) { & rm -rf -- $set }
 }
