@@ -10,9 +10,13 @@
        (children from the ReadyToRun copy of pwsh that Bootstrap makes), the same with children
        from the plain IL-only pwsh (MYHV_RUNNER_PLAIN_PWSH=1: what that copy saves), and the
        runner with -Parallel <n>. Per-suite overhead = (runner serial - in-process) / suites.
-    2. With -ProjectPath (Invoke-Benchmark passes tests/Pester/Experience): those project suites
-       through the runner with -Parallel 1 and with -Parallel <n>; the ratio is parallel / serial
-       wall time (target at most 0.6).
+    2. With -ProjectPath (one or more folders of tests/Pester; Invoke-Benchmark passes the set
+       below): every suite of those folders, through one runner run (a flat folder of links to
+       their files, in tests/Pester, removed afterwards) with -Parallel 1
+       and with -Parallel <n>; the ratio is parallel / serial wall time (target at most 0.6).
+       Suites marked host-exclusive run alone by design: from the serial run's per-suite times the
+       best ratio the exclusivity allows is given too (exclusive time + the rest / n, over serial),
+       with the share of host-exclusive suites in the whole of tests/Pester.
 
     Each figure has its wall time and its CPU time (user + system of the whole process tree: the
     runner reaps its suites, so they count). The machine is shared: wall time rises with other
@@ -22,11 +26,13 @@
 #>
 param(
     [int] $Suites = 8,
-    [string] $ProjectPath,
+    [string[]] $ProjectPath,
     [int] $Parallel = [Environment]::ProcessorCount,
     [string] $OutputDirectory = $PSScriptRoot
 )
 $ErrorActionPreference = 'Stop'
+# From a command line (pwsh -File) a list arrives as one string: a,b
+$ProjectPath = @($ProjectPath | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
 $repo = Split-Path -Parent $PSScriptRoot
 . (Join-Path $repo 'build/BuildCommon.ps1')
 $runner = Join-Path $repo 'tests/Pester/Invoke-TestRun.ps1'
@@ -64,6 +70,7 @@ function Measure-Child {
 function Format-Row { param($Row) "| $($Row.Figure) | $($Row.Seconds) | $($Row.CpuSeconds) | $($Row.ExitCode) | $($Row.Load) |" }
 
 $work = (& mktemp -d -p /tmp 'mhro-XXXXXX').Trim()
+$set = $null
 try {
     $corpus = Join-Path $work 'corpus'
     $null = New-Item -ItemType Directory -Path $corpus
@@ -94,15 +101,46 @@ Describe 'suite $i' {
     $lines += '', ("Per-suite overhead of the runner (serial minus in-process, per suite): **{0} s wall, {1} s CPU** (target 1.5 s); with children from the IL-only pwsh: {2} s wall, {3} s CPU." -f
         $figures.perSuiteWall, $figures.perSuiteCpu, $figures.perSuiteWallPlain, $figures.perSuiteCpuPlain)
     if ($ProjectPath) {
-        $count = @(Get-ChildItem -LiteralPath $ProjectPath -Recurse -Filter '*.Tests.ps1').Count
-        $ps = Measure-Child -Figure "$count suites of $ProjectPath, -Parallel 1" -Arguments @('-File', $runner, '-Path', $ProjectPath, '-OutputDir', (Join-Path $work 'p1'), '-Parallel', '1') -Log (Join-Path $work 'project-serial.log')
-        $pp = Measure-Child -Figure "$count suites of $ProjectPath, -Parallel $Parallel" -Arguments @('-File', $runner, '-Path', $ProjectPath, '-OutputDir', (Join-Path $work 'p2'), '-Parallel', "$Parallel") -Log (Join-Path $work 'project-parallel.log')
-        $figures.projectPath = $ProjectPath
+        # One folder of links, so both runs plan every chosen suite at once (as a whole run does). It
+        # sits in tests/Pester, flat: a suite finds its kit as $PSScriptRoot/../Support, and pwsh
+        # resolves '..' on the link's path, not the real one. Links to the folders' other files
+        # (ConsoleSupport.psm1, ...) go with them. The runner runs each real file once.
+        $set = Join-Path $repo "tests/Pester/.bench-runner-set-$PID"
+        $null = New-Item -ItemType Directory -Path $set
+        $folders = @(foreach ($p in $ProjectPath) { (Resolve-Path -LiteralPath $p).ProviderPath })
+        foreach ($file in @($folders | ForEach-Object { Get-ChildItem -LiteralPath $_ -File })) {
+            $link = Join-Path $set $file.Name
+            if (Test-Path -LiteralPath $link) { throw "two chosen folders hold a file named $($file.Name): the flat set cannot hold both" }
+            $null = New-Item -ItemType SymbolicLink -Path $link -Target $file.FullName
+        }
+        $suiteFiles = @($folders | ForEach-Object { Get-ChildItem -LiteralPath $_ -Filter '*.Tests.ps1' })
+        $isExclusive = { param($file) @(Get-Content -LiteralPath $file) -contains '# Runner: host-exclusive' }
+        $exclusiveCount = @($suiteFiles | Where-Object { & $isExclusive $_.FullName }).Count
+        $named = ($folders | ForEach-Object { Split-Path -Leaf $_ }) -join ', '
+        $ps = Measure-Child -Figure "$($suiteFiles.Count) suites of $named, -Parallel 1" -Arguments @('-File', $runner, '-Path', $set, '-OutputDir', (Join-Path $work 'p1'), '-Parallel', '1') -Log (Join-Path $work 'project-serial.log')
+        $pp = Measure-Child -Figure "$($suiteFiles.Count) suites of $named, -Parallel $Parallel" -Arguments @('-File', $runner, '-Path', $set, '-OutputDir', (Join-Path $work 'p2'), '-Parallel', "$Parallel") -Log (Join-Path $work 'project-parallel.log')
+        # Per-suite seconds of the serial run, from its verdict lines, and which suites are host-exclusive (its plan lines).
+        $serialLog = @(Get-Content -LiteralPath (Join-Path $work 'project-serial.log'))
+        $exclusiveNames = @(foreach ($l in $serialLog) { if ($l -match '^  (\S.*) \(at least \d+ test\(s\), host-exclusive\)$') { $Matches[1] } })
+        $exclusiveSeconds = 0.0; $otherSeconds = 0.0
+        foreach ($l in $serialLog) {
+            if ($l -match '^--- \S+\s+(.+): \d+ passed, \d+ failed, \d+ skipped in ([\d.]+)s$') {
+                if ($Matches[1] -in $exclusiveNames) { $exclusiveSeconds += [double] $Matches[2] } else { $otherSeconds += [double] $Matches[2] }
+            }
+        }
+        $allSuites = @(Get-ChildItem -LiteralPath (Join-Path $repo 'tests/Pester') -Recurse -Filter '*.Tests.ps1' | Where-Object { -not $_.FullName.StartsWith("$set/") })
+        $allExclusive = @($allSuites | Where-Object { & $isExclusive $_.FullName }).Count
+        $figures.projectPath = $folders
+        $figures.projectSuites = $suiteFiles.Count
+        $figures.projectExclusiveSuites = $exclusiveCount
         $figures.projectRuns = @($ps, $pp)
         $figures.parallelRatio = [Math]::Round($pp.Seconds / [Math]::Max(0.1, $ps.Seconds), 2)
+        $figures.exclusiveSeconds = [Math]::Round($exclusiveSeconds, 1)
+        $figures.bestRatio = if ($exclusiveSeconds + $otherSeconds -gt 0) { [Math]::Round(($exclusiveSeconds + $otherSeconds / $Parallel) / ($exclusiveSeconds + $otherSeconds), 2) } else { $null }
         $lines += '', '| project suites | wall s | CPU s | exit | load before/after |', '| --- | ---: | ---: | ---: | --- |'
         $lines += @($figures.projectRuns | ForEach-Object { Format-Row $_ })
         $lines += '', "Parallel / serial wall time: **$($figures.parallelRatio)** (target at most 0.6)."
+        $lines += "- $exclusiveCount of these $($suiteFiles.Count) suites are host-exclusive (they run alone): $($figures.exclusiveSeconds) s of the serial run's $([Math]::Round($exclusiveSeconds + $otherSeconds, 1)) s of suite time; with perfect overlap of the rest on $Parallel slots the ratio could be at best $($figures.bestRatio). In the whole of tests/Pester, $allExclusive of $($allSuites.Count) suites are host-exclusive."
         foreach ($log in 'project-serial.log', 'project-parallel.log') {
             $final = @(Get-Content -LiteralPath (Join-Path $work $log) | Where-Object { $_ -match '^Pester: ' }) | Select-Object -Last 1
             $lines += "- $log final line: ``$final``"
@@ -115,4 +153,5 @@ Describe 'suite $i' {
     [pscustomobject] $figures
 } finally {
     & rm -rf -- $work
+    if ($set) { & rm -rf -- $set }
 }

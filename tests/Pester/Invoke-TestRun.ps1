@@ -39,8 +39,9 @@
        -Parallel > 1 that may be a neighbour; the run fails either way). No cgroup is used (this
        host's cgroup v1 hierarchy is not delegated); marker, subreaper, session and process
        group cover every way of detaching short of a process that both empties its environment
-       and outlives the runner's census. Children are started ahead (Pester
-       already imported) and get their job over stdin, which is then closed. Under `dotnet pwsh`
+       and outlives the runner's census. Two children are started ahead (Pester
+       imported and its first run compiled on a block held in memory) and get their job over
+       stdin, which is then closed. Under `dotnet pwsh`
        they start from the ReadyToRun copy of pwsh that Bootstrap makes (Runner/RunnerPwshCache.ps1:
        the tool's assemblies are IL only, so each start would JIT-compile PowerShell anew), or
        from $PSHOME when there is none (or MYHV_RUNNER_PLAIN_PWSH=1).
@@ -132,6 +133,8 @@ $script:RepoRoot = Split-Path -Parent (Split-Path -Parent $PSScriptRoot)
 $script:ChildScript = Join-Path $PSScriptRoot 'Runner/RunnerChild.ps1'
 $script:NativeLoaded = $false
 $script:PipeDrainSeconds = 3    # after a child exits, how long its pipes may stay open (a leaked holder)
+$script:PollMilliseconds = 150  # the longest the scheduler sleeps between looks at signals and timeouts
+$script:WarmChildren = 2        # children started ahead of their suite (see Invoke-Schedule)
 # The Pester version and its lookup in the NuGet cache have one home, shared with build.ps1.
 . (Join-Path $script:RepoRoot 'build/BuildCommon.ps1')
 
@@ -207,6 +210,7 @@ function Start-PlannedSuite {
         Key = $key; SuiteDir = $suiteDir; ResultPath = (Join-Path $suiteDir 'results.json'); GoodbyePath = (Join-Path $suiteDir 'goodbye.json')
         Pumps = $null; Lines = [System.Collections.Generic.List[string]]::new(); Clock = [System.Diagnostics.Stopwatch]::StartNew(); Started = [DateTime]::UtcNow
         TimedOut = $false; Survivors = @(); ExitedAt = $null; Alone = ($State.Running.Count -eq 0); Baseline = (Get-HostNetSnapshot)
+        ExitTask = $warm.Process.WaitForExitAsync()   # the scheduler wakes on it (Wait-ScheduleEvent)
     }
     foreach ($other in $State.Running) { $other.Alone = $false }
     $job.Pumps = @(
@@ -344,7 +348,7 @@ function Get-SignalName {
 }
 
 function Invoke-Schedule {
-    <# Runs every planned suite, up to -Parallel at once, one warm child ahead. Returns $null, or the signal that interrupted it. #>
+    <# Runs every planned suite, up to -Parallel at once, warm children ahead. Returns $null, or the signal that interrupted it. #>
     param([Parameter(Mandatory)] $State)
     while ($State.Next -lt $State.Plans.Count -or $State.Running.Count) {
         $signal = Get-SignalName
@@ -354,12 +358,31 @@ function Invoke-Schedule {
         $global:LASTEXITCODE = 1
         $busy = $false
         while (Test-CanStart -State $State) { $null = Start-PlannedSuite -State $State -Index $State.Next; $State.Next++; $busy = $true }
-        # One child warm for the next suite (Pester imported), so its start overlaps this work.
-        if ($State.Next -lt $State.Plans.Count -and $State.Warm.Count -lt 1) { $State.Warm.Add((New-WarmChild -State $State)); $busy = $true }
+        # Children warm for the next suites (Pester imported and its first run compiled), so their
+        # start overlaps this work. Two: one child's warm-up takes longer than a small suite runs,
+        # so with one the next suite would wait for it; never more than suites are left.
+        while ($State.Warm.Count -lt [Math]::Min($script:WarmChildren, $State.Plans.Count - $State.Next)) { $State.Warm.Add((New-WarmChild -State $State)); $busy = $true }
         if (Update-RunningSuite -State $State) { $busy = $true }
-        if (-not $busy) { Start-Sleep -Milliseconds 150 }   # polling is the runner's own CPU cost: keep it rare
+        if (-not $busy) { Wait-ScheduleEvent -State $State }
     }
     $null
+}
+
+function Wait-ScheduleEvent {
+    <#
+    Sleeps until a running suite writes a line or its child exits, or $script:PollMilliseconds pass
+    (signals and timeouts are looked at that often). A fixed sleep instead would add up to its
+    length to every suite's end, and wake the runner for nothing in between.
+    #>
+    param([Parameter(Mandatory)] $State)
+    $tasks = [System.Collections.Generic.List[System.Threading.Tasks.Task]]::new()
+    foreach ($job in $State.Running) {
+        foreach ($pump in $job.Pumps) { if (-not $pump.Eof) { $tasks.Add($pump.Task) } }
+        # Once exited, only its pipes (or the drain deadline) matter: a done task would wake us at once, forever.
+        if (-not $job.ExitTask.IsCompleted) { $tasks.Add($job.ExitTask) }
+    }
+    if ($tasks.Count) { $null = [System.Threading.Tasks.Task]::WaitAny($tasks.ToArray(), $script:PollMilliseconds) }
+    else { Start-Sleep -Milliseconds $script:PollMilliseconds }
 }
 
 function Get-RunTotal {

@@ -4,8 +4,9 @@
 
 .DESCRIPTION
     Started by the runner as a child pwsh (own session and process group, working directory at the
-    repository root) BEFORE it knows its suite: it imports Pester into a fresh runspace and then
-    waits for its job on stdin, so the runner can have the next child warm while a suite runs.
+    repository root) BEFORE it knows its suite: it imports Pester into a fresh runspace, runs
+    Pester once on a trivial block held in memory (so its first-run compiling is done too), and
+    then waits for its job on stdin, so the runner can have the next children warm while a suite runs.
 
     The job is one JSON line on stdin (suite path, results and goodbye paths, and the goodbye key).
     The runner closes stdin right after writing it, so once this script has read it, stdin is at
@@ -68,6 +69,11 @@ function Write-HostRecord {
     }
 }
 
+# The job is read from the start, in the background, so the warm-up below can tell whether it is
+# already waiting (the runner had no warm child ready): then the warm-up would only delay it.
+$stdin = [System.IO.StreamReader]::new([Console]::OpenStandardInput(), [System.Text.UTF8Encoding]::new($false))
+$jobLine = $stdin.ReadLineAsync()
+
 # 1. Warm up: Pester in a fresh runspace, before the job arrives.
 $iss = [System.Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
 $suiteRunspace = [System.Management.Automation.Runspaces.RunspaceFactory]::CreateRunspace($iss)
@@ -77,9 +83,37 @@ $ps.Runspace = $suiteRunspace
 try { $null = $ps.AddCommand('Import-Module').AddParameter('Name', $PesterManifest).AddParameter('PassThru').AddParameter('ErrorAction', 'Stop').Invoke() }
 catch { [Console]::Error.WriteLine("Pester could not be imported from '$PesterManifest': $($_.Exception.InnerException ?? $_.Exception)"); exit 3 }
 $ps.Commands.Clear(); $ps.Streams.ClearStreams()
+# A first Invoke-Pester in a process costs more than a second of CPU: PowerShell compiles each of
+# Pester's functions (and its call sites) the first time it runs. Done here, on a trivial block
+# held in memory, that compiling overlaps the previous suite instead of delaying this one (the
+# runner keeps two children warming). Skipped when the job is already here. Its output and outcome
+# are dropped: it touches no file, defines nothing global, and the suite's own run decides everything.
+if (-not $jobLine.IsCompleted) {
+    try {
+        $null = $ps.AddScript({
+                $config = New-PesterConfiguration
+                $config.Run.ScriptBlock = {
+                    Describe 'warm-up' {
+                        BeforeAll { $script:n = 1 }
+                        Context 'c' { It 'i <_>' -ForEach 1, 2 { $_ | Should -BeGreaterThan 0; $script:n | Should -Be 1 } }
+                        It 's' -Skip { }
+                    }
+                }
+                $config.Run.Exit = $false; $config.Run.PassThru = $true; $config.Run.Throw = $false
+                $config.TestResult.Enabled = $false
+                $config.Output.Verbosity = 'Detailed'; $config.Output.RenderMode = 'Plaintext'
+                $null = Invoke-Pester -Configuration $config
+            }, $true).Invoke()   # in a scope of its own: not even $config stays behind
+    } catch { }
+    $ps.Commands.Clear(); $ps.Streams.ClearStreams()
+}
+# The JSON cmdlets this script uses after the suite, loaded now (their module's first use costs
+# a few hundred milliseconds) rather than between the job's arrival and the verdict.
+$null = ConvertTo-Json -Compress -InputObject ([ordered]@{ warm = @(1) }) | ConvertFrom-Json
 
 # 2. The job, from stdin (the runner closes it after this one line; nothing else will ever come).
-$line = [Console]::In.ReadLine()
+$line = $jobLine.GetAwaiter().GetResult()
+$jobLine = $null
 if (-not $line) { exit 0 }   # the runner had no suite for this child after all
 $job = $line | ConvertFrom-Json
 $line = $null
@@ -87,7 +121,7 @@ $mac = [System.Security.Cryptography.HMACSHA256]::new([Convert]::FromHexString($
 $job.key = $null
 $suitePath = [string] $job.suite; $resultPath = [string] $job.results; $goodbyePath = [string] $job.goodbye
 $job = $null
-[Console]::In.Close()
+$stdin.Dispose()
 
 # 3. The suite, in its runspace. The path goes to Pester escaped: it resolves wildcards.
 $null = $ps.AddScript({
@@ -160,7 +194,7 @@ if ($null -ne $run) {
 $sha = $null
 try {
     Write-AtomicFile -Path $resultPath -Text (ConvertTo-Json -InputObject ([ordered]@{ tests = $tests }) -Depth 5 -Compress)
-    $sha = (Get-FileHash -LiteralPath $resultPath -Algorithm SHA256).Hash
+    $sha = [Convert]::ToHexString([System.Security.Cryptography.SHA256]::HashData([System.IO.File]::ReadAllBytes($resultPath)))
 } catch { [Console]::Error.WriteLine("the results file could not be written: $($_.Exception.Message)") }
 
 # 5. Goodbye: the record, and its HMAC under the key only the runner and this scope know.
