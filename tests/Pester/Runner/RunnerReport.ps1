@@ -194,7 +194,8 @@ function Write-FailureDigest {
     if (-not $bad) { return }
     Write-RunnerLine 'Failures:'
     foreach ($v in $bad) {
-        $reason = [string] $v.Reason
+        # Its first line: the output tails a reason carries are in the suite's own block above.
+        $reason = ([string] $v.Reason -split "`n", 2)[0]
         if ($reason.Length -gt 2 * $MessageChars) { $reason = $reason.Substring(0, 2 * $MessageChars) + '...' }
         $why = if ($reason) { ": $(ConvertTo-VisibleText -Text $reason)" } else { '' }
         Write-RunnerLine "  $($v.Name) ($($v.Status))$why"
