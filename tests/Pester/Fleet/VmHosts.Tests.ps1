@@ -167,20 +167,22 @@ Describe 'VM hosts over PowerShell SSH remoting' {
     }
 
     It '-AsJob with -VmHost is one job of this session: confirmed here, run in the background, each host''s results tagged; the hosts answer other commands meanwhile' {
+        Get-MyVm -VmHost h1, h2 | Stop-MyVm -Force -ErrorAction Stop
         # -WhatIf is answered here and makes no job.
-        @(Get-MyVm -VmHost h1, h2 | Stop-MyVm -AsJob -WhatIf).Count | Should -Be 0
-        "$((Get-HostVm h1 a).Status)" | Should -BeIn @('Starting', 'Running')
-        $job = Get-MyVm -VmHost h1, h2 | Stop-MyVm -AsJob -PassThru -TimeoutSeconds 120
+        @(Get-MyVm -VmHost h1, h2 | Start-MyVm -AsJob -WhatIf).Count | Should -Be 0
+        "$((Get-HostVm h1 a).Status)" | Should -Be 'Stopped'
+        # Booting under TCG takes seconds: the job's commands hold each host's session meanwhile.
+        $job = Get-MyVm -VmHost h1, h2 | Start-MyVm -Wait -TimeoutSeconds 180 -AsJob -PassThru
         $job.PSJobTypeName | Should -Be 'MyVmHostJob'
         $job.Location | Should -Be 'h1, h2'
         (Get-Job -Id $job.Id).Id | Should -Be $job.Id
         # The same hosts in the foreground while the job's commands run there: each session takes one
         # command at a time, so this one waits its turn instead of failing as busy.
         @(Get-MyVm -VmHost h1, h2 -ErrorAction Stop).Count | Should -Be 2
-        $null = Wait-Job -Job $job -Timeout 180
+        $null = Wait-Job -Job $job -Timeout 240
         $job.State | Should -Be 'Completed' -Because "the job's errors: $(@($job.Error) -join '; ')"
         $out = @(Receive-Job -Job $job)
-        ($out | ForEach-Object { "$($_.VmHost)/$($_.Name)/$($_.Status)" } | Sort-Object) | Should -Be @('h1/a/Stopped', 'h2/b/Stopped')
+        ($out | ForEach-Object { "$($_.VmHost)/$($_.Name)/$($_.Status)" } | Sort-Object) | Should -Be @('h1/a/Running', 'h2/b/Running')
         Remove-Job -Job $job
         # A host that is not connected is the job's error (the job fails), not the console's.
         $bad = Start-MyVm -Name a -VmHost nohost -AsJob
