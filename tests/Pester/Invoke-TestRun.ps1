@@ -40,7 +40,7 @@
        host's cgroup v1 hierarchy is not delegated); marker, subreaper, session and process
        group cover every way of detaching short of a process that both empties its environment
        and outlives the runner's census. Two children are started ahead (Pester
-       imported and its first run compiled on a block held in memory) and get their job over
+       imported) and get their job over
        stdin, which is then closed. Under `dotnet pwsh`
        they start from the ReadyToRun copy of pwsh that Bootstrap makes (Runner/RunnerPwshCache.ps1:
        the tool's assemblies are IL only, so each start would JIT-compile PowerShell anew), or
@@ -358,8 +358,8 @@ function Invoke-Schedule {
         $global:LASTEXITCODE = 1
         $busy = $false
         while (Test-CanStart -State $State) { $null = Start-PlannedSuite -State $State -Index $State.Next; $State.Next++; $busy = $true }
-        # Children warm for the next suites (Pester imported and its first run compiled), so their
-        # start overlaps this work. Two: one child's warm-up takes longer than a small suite runs,
+        # Children warm for the next suites (Pester imported), so their start overlaps this work.
+        # Two: one child's start takes longer than a small suite runs,
         # so with one the next suite would wait for it; never more than suites are left.
         while ($State.Warm.Count -lt [Math]::Min($script:WarmChildren, $State.Plans.Count - $State.Next)) { $State.Warm.Add((New-WarmChild -State $State)); $busy = $true }
         if (Update-RunningSuite -State $State) { $busy = $true }

@@ -4,9 +4,8 @@
 
 .DESCRIPTION
     Started by the runner as a child pwsh (own session and process group, working directory at the
-    repository root) BEFORE it knows its suite: it imports Pester into a fresh runspace, runs
-    Pester once on a trivial block held in memory (so its first-run compiling is done too), and
-    then waits for its job on stdin, so the runner can have the next children warm while a suite runs.
+    repository root) BEFORE it knows its suite: it imports Pester into a fresh runspace and then
+    waits for its job on stdin, so the runner can have the next children warm while a suite runs.
 
     The job is one JSON line on stdin (suite path, results and goodbye paths, and the goodbye key).
     The runner closes stdin right after writing it, so once this script has read it, stdin is at
@@ -69,8 +68,7 @@ function Write-HostRecord {
     }
 }
 
-# The job is read from the start, in the background, so the warm-up below can tell whether it is
-# already waiting (the runner had no warm child ready): then the warm-up would only delay it.
+# The job is read from the start, in the background, while Pester is imported.
 $stdin = [System.IO.StreamReader]::new([Console]::OpenStandardInput(), [System.Text.UTF8Encoding]::new($false))
 $jobLine = $stdin.ReadLineAsync()
 
@@ -83,30 +81,8 @@ $ps.Runspace = $suiteRunspace
 try { $null = $ps.AddCommand('Import-Module').AddParameter('Name', $PesterManifest).AddParameter('PassThru').AddParameter('ErrorAction', 'Stop').Invoke() }
 catch { [Console]::Error.WriteLine("Pester could not be imported from '$PesterManifest': $($_.Exception.InnerException ?? $_.Exception)"); exit 3 }
 $ps.Commands.Clear(); $ps.Streams.ClearStreams()
-# A first Invoke-Pester in a process costs more than a second of CPU: PowerShell compiles each of
-# Pester's functions (and its call sites) the first time it runs. Done here, on a trivial block
-# held in memory, that compiling overlaps the previous suite instead of delaying this one (the
-# runner keeps two children warming). Skipped when the job is already here. Its output and outcome
-# are dropped: it touches no file, defines nothing global, and the suite's own run decides everything.
-if (-not $jobLine.IsCompleted) {
-    try {
-        $null = $ps.AddScript({
-                $config = New-PesterConfiguration
-                $config.Run.ScriptBlock = {
-                    Describe 'warm-up' {
-                        BeforeAll { $script:n = 1 }
-                        Context 'c' { It 'i <_>' -ForEach 1, 2 { $_ | Should -BeGreaterThan 0; $script:n | Should -Be 1 } }
-                        It 's' -Skip { }
-                    }
-                }
-                $config.Run.Exit = $false; $config.Run.PassThru = $true; $config.Run.Throw = $false
-                $config.TestResult.Enabled = $false
-                $config.Output.Verbosity = 'Detailed'; $config.Output.RenderMode = 'Plaintext'
-                $null = Invoke-Pester -Configuration $config
-            }, $true).Invoke()   # in a scope of its own: not even $config stays behind
-    } catch { }
-    $ps.Commands.Clear(); $ps.Streams.ClearStreams()
-}
+# No warm-up run of Pester here: measured, it moved Pester's first-run compiling off a suite's
+# critical path only on a contended machine, and cost more CPU in all (bench/runner-results.md).
 # The JSON cmdlets this script uses after the suite, loaded now (their module's first use costs
 # a few hundred milliseconds) rather than between the job's arrival and the verdict.
 $null = ConvertTo-Json -Compress -InputObject ([ordered]@{ warm = @(1) }) | ConvertFrom-Json
