@@ -8,9 +8,9 @@ namespace MyHypervisor.Core.Lifecycle;
 /// host end is a unix socket) when the VM has one, else by its readiness line on the console.
 /// </summary>
 /// <remarks>
-/// Both are watched at once. The channel wins: the guest writes READY to it right after its
-/// console line, so once the console line is there the channel gets <see cref="ChannelGrace"/>
-/// to deliver. Only a channel that stays silent (a guest without the channel driver or agent)
+/// Both are watched at once, and the guest agent's answer too. The channel wins: the guest writes
+/// READY to it right after its console line, so once the console line is there (or the agent
+/// answers) the channel gets <see cref="ChannelGrace"/> to deliver. Only a channel that stays silent (a guest without the channel driver or agent)
 /// or that closes falls back to the console line; a guest that never gets ready still times out.
 /// </remarks>
 public static class GuestReadiness
@@ -45,7 +45,7 @@ public static class GuestReadiness
         // guest that floods either cannot grow this process.
         var channelText = new BoundedMatcher(ChannelReadyMessage);
         var buffer = new byte[64 * 1024];
-        DateTime? consoleReadyAt = null;
+        DateTime? consoleReadyAt = null, agentReadyAt = null;
         try
         {
             while (DateTime.UtcNow < deadline)
@@ -69,7 +69,11 @@ public static class GuestReadiness
                     }
                 }
 
-                if (agent is not null && agent.Ping(AgentProbeWait, cancel)) return Source.Agent;
+                // The agent answers as soon as it runs, which a guest may start before it is ready
+                // (the tiny image: before acpid listens), so like the console it counts only once a
+                // connected channel has had its grace to bring the guest's own READY.
+                if (agentReadyAt is null && agent is not null && agent.Ping(AgentProbeWait, cancel)) agentReadyAt = DateTime.UtcNow;
+                if (agentReadyAt is { } answered && (channel is null || DateTime.UtcNow - answered >= ChannelGrace)) return Source.Agent;
                 if (consoleReadyAt is null && console.Poll()) consoleReadyAt = DateTime.UtcNow;
                 if (consoleReadyAt is { } seen && (channel is null || DateTime.UtcNow - seen >= ChannelGrace)) return Source.Console;
                 if (!hypervisorAlive()) throw new InvalidOperationException("the hypervisor exited before the guest was ready");
