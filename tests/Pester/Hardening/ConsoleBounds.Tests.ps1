@@ -6,7 +6,7 @@
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
-    Initialize-MyHvFakeQmpPeer
+    Initialize-MyHvFakePeer
     $script:dir = New-MyHvTestDir -Prefix 'mhCb'
     $script:cap = [MyHypervisor.Core.Lifecycle.ConsoleLog]::CapBytes
     $script:lineBytes = 13   # "line 0000000\n"

@@ -8,7 +8,7 @@
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
-    Initialize-MyHvFakeGuestAgentPeer
+    Initialize-MyHvFakePeer
     $script:dir = New-MyHvTestDir -Prefix 'mhGa'
 
     # Opens a connection to a fake agent (the sync) and runs guest-info on it; returns the value, what was thrown, and what the peer sent.

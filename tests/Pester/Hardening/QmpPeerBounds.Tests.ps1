@@ -6,7 +6,7 @@
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../Support/MyHvTestKit.psm1') -Force
     $null = Import-MyHvTestModule
-    Initialize-MyHvFakeQmpPeer
+    Initialize-MyHvFakePeer
     $script:dir = New-MyHvTestDir -Prefix 'mhQmp'
     $script:deadline = [TimeSpan]::FromSeconds(2)
     # The host is shared and often loaded: a late wake-up may add a little to the deadline, never seconds.

@@ -190,18 +190,14 @@ function Invoke-MyHvStoppedCommand {
     finally { $ps.Dispose() }
 }
 
-function Initialize-MyHvFakeQmpPeer {
-    <# Compiles MyHvTests.FakeQmpPeer (FakeQmpPeer.cs beside this file: a hostile or stuck QMP server on threads of this process) once per process. #>
+function Initialize-MyHvFakePeer {
+    <#
+    Compiles the fake peers once per process, in one assembly with the socket server they share
+    (FakeSocketPeer.cs): MyHvTests.FakeQmpPeer (a hostile or stuck QMP server) and
+    MyHvTests.FakeGuestAgentPeer (a noisy or hostile guest agent), on threads of this process.
+    #>
     [CmdletBinding()]
     param()
-    if ('MyHvTests.FakeQmpPeer' -as [type]) { return }
-    Add-Type -TypeDefinition ([System.IO.File]::ReadAllText((Join-Path $PSScriptRoot 'FakeQmpPeer.cs')))
-}
-
-function Initialize-MyHvFakeGuestAgentPeer {
-    <# Compiles MyHvTests.FakeGuestAgentPeer (FakeGuestAgentPeer.cs beside this file: a noisy or hostile guest agent on threads of this process) once per process. #>
-    [CmdletBinding()]
-    param()
-    if ('MyHvTests.FakeGuestAgentPeer' -as [type]) { return }
-    Add-Type -TypeDefinition ([System.IO.File]::ReadAllText((Join-Path $PSScriptRoot 'FakeGuestAgentPeer.cs')))
+    if ('MyHvTests.FakeSocketPeer' -as [type]) { return }
+    Add-Type -LiteralPath (@('FakeSocketPeer.cs', 'FakeQmpPeer.cs', 'FakeGuestAgentPeer.cs') | ForEach-Object { Join-Path $PSScriptRoot $_ })
 }

@@ -12,50 +12,14 @@ using System.Threading;
 
 namespace MyHvTests
 {
-    public sealed class FakeGuestAgentPeer : IDisposable
+    public sealed class FakeGuestAgentPeer : FakeSocketPeer
     {
-        private readonly Socket listener;
-        private readonly string mode;
-        private readonly List<Socket> clients = new List<Socket>();
-        private volatile bool stopping;
-        private long bytesSent;
         private int syncs, commands;
 
-        public string SocketPath { get; private set; }
-        public long BytesSent { get { return Interlocked.Read(ref bytesSent); } }
-
         /// <summary>noisy | stalls | hugeline | closes | silent</summary>
-        public FakeGuestAgentPeer(string socketPath, string mode)
-        {
-            SocketPath = socketPath;
-            this.mode = mode;
-            listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            listener.Bind(new UnixDomainSocketEndPoint(socketPath));
-            listener.Listen(8);
-            new Thread(Serve) { IsBackground = true }.Start();
-        }
+        public FakeGuestAgentPeer(string socketPath, string mode) : base(socketPath, mode) { }
 
-        private void Serve()
-        {
-            while (!stopping)
-            {
-                Socket client;
-                try { client = listener.Accept(); }
-                catch (Exception) { return; }
-                lock (clients) clients.Add(client);
-                new Thread(() => Handle(client)) { IsBackground = true }.Start();
-            }
-        }
-
-        private void Send(Socket client, string text) { Send(client, Encoding.UTF8.GetBytes(text)); }
-
-        private void Send(Socket client, byte[] bytes)
-        {
-            client.Send(bytes);
-            Interlocked.Add(ref bytesSent, bytes.Length);
-        }
-
-        private void Handle(Socket client)
+        protected override void Handle(Socket client)
         {
             try
             {
@@ -82,12 +46,12 @@ namespace MyHvTests
         /// <summary>Answers one request; false when the connection is to end.</summary>
         private bool Answer(Socket client, string request)
         {
-            if (mode == "silent") return true;
+            if (Mode == "silent") return true;
             if (request.Contains("guest-sync-delimited"))
             {
                 // The stalling agent answers the first two syncs only: a client that does not drop the
                 // half reply it holds at the second sync's sentinel never gets in sync again.
-                if (mode == "stalls" && ++syncs > 2) return true;
+                if (Mode == "stalls" && ++syncs > 2) return true;
                 var syncId = Regex.Match(request, "\"id\"\\s*:\\s*(\\d+)").Groups[1].Value;
                 // What an earlier client left in the pipe comes before the sentinel: a stale reply and
                 // half a line. Only a client that drops the half line at the sentinel reads the answer
@@ -98,7 +62,7 @@ namespace MyHvTests
                 return true;
             }
             var id = Regex.Match(request, "\"id\"\\s*:\\s*\"([^\"]*)\"").Groups[1].Value;
-            switch (mode)
+            switch (Mode)
             {
                 case "closes":
                     return false;
@@ -122,14 +86,6 @@ namespace MyHvTests
                     Send(client, "{\"return\": {\"version\": \"fake\"}, \"id\": \"" + id + "\"}\n");
                     return true;
             }
-        }
-
-        public void Dispose()
-        {
-            stopping = true;
-            listener.Dispose();
-            lock (clients) foreach (var c in clients) { try { c.Dispose(); } catch (Exception) { } }
-            try { File.Delete(SocketPath); } catch (Exception) { }
         }
     }
 }

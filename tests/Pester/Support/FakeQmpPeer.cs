@@ -10,56 +10,21 @@ using System.Threading;
 
 namespace MyHvTests
 {
-    public sealed class FakeQmpPeer : IDisposable
+    public sealed class FakeQmpPeer : FakeSocketPeer
     {
         private const string Greeting = "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": \"fake\"}, \"capabilities\": []}}\n";
-        private readonly Socket listener;
-        private readonly string mode;
-        private readonly List<Socket> clients = new List<Socket>();
-        private volatile bool stopping;
-        private long bytesSent;
 
         public static int GreetingBytes { get { return Encoding.UTF8.GetByteCount(Greeting); } }
-        public string SocketPath { get; private set; }
-        public long BytesSent { get { return Interlocked.Read(ref bytesSent); } }
 
         /// <summary>good | nogreeting | silent | trickle | flood | hugeline, or channelflood (a guest channel, not QMP)</summary>
-        public FakeQmpPeer(string socketPath, string mode)
-        {
-            SocketPath = socketPath;
-            this.mode = mode;
-            listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            listener.Bind(new UnixDomainSocketEndPoint(socketPath));
-            listener.Listen(8);
-            new Thread(Serve) { IsBackground = true }.Start();
-        }
+        public FakeQmpPeer(string socketPath, string mode) : base(socketPath, mode) { }
 
-        private void Serve()
-        {
-            while (!stopping)
-            {
-                Socket client;
-                try { client = listener.Accept(); }
-                catch (Exception) { return; }
-                lock (clients) clients.Add(client);
-                new Thread(() => Handle(client)) { IsBackground = true }.Start();
-            }
-        }
-
-        private void Send(Socket client, string text) => Send(client, Encoding.UTF8.GetBytes(text));
-
-        private void Send(Socket client, byte[] bytes)
-        {
-            client.Send(bytes);
-            Interlocked.Add(ref bytesSent, bytes.Length);
-        }
-
-        private void Handle(Socket client)
+        protected override void Handle(Socket client)
         {
             try
             {
-                if (mode == "nogreeting") { Idle(); return; }
-                if (mode == "channelflood")
+                if (Mode == "nogreeting") { Idle(); return; }
+                if (Mode == "channelflood")
                 {
                     // Not QMP: a guest channel that floods 20 MB of noise before its READY.
                     // One buffer sent 320 times: the peer itself allocates nothing per chunk, so the
@@ -71,7 +36,7 @@ namespace MyHvTests
                     return;
                 }
                 Send(client, Greeting);
-                switch (mode)
+                switch (Mode)
                 {
                     case "good": AnswerAll(client); break;
                     case "silent": Idle(); break;
@@ -117,16 +82,6 @@ namespace MyHvTests
                 Send(client, "{\"event\": \"RTC_CHANGE\", \"data\": {}, \"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}\n");
                 Send(client, "{\"return\": " + ret + ", \"id\": \"" + id + "\"}\n");
             }
-        }
-
-        private void Idle() { while (!stopping) Thread.Sleep(20); }
-
-        public void Dispose()
-        {
-            stopping = true;
-            listener.Dispose();
-            lock (clients) foreach (var c in clients) { try { c.Dispose(); } catch (Exception) { } }
-            try { File.Delete(SocketPath); } catch (Exception) { }
         }
     }
 }
