@@ -7,13 +7,16 @@
 
     1. A corpus of -Suites small suites (3 tests each, pure PowerShell), run four ways: one
        in-process Invoke-Pester over the whole folder (the floor), the runner with -Parallel 1
-       (children from the ReadyToRun copy of pwsh that Bootstrap makes), the same with children
-       from the plain IL-only pwsh (MYHV_RUNNER_PLAIN_PWSH=1: what that copy saves), and the
-       runner with -Parallel <n>. Per-suite overhead = (runner serial - in-process) / suites.
+       (children from the ReadyToRun copy of pwsh that Bootstrap makes; twice, alternating with
+       two runs under the runtime's default tier-up: what the runner's JIT settings save), the
+       same with children from the plain IL-only pwsh (MYHV_RUNNER_PLAIN_PWSH=1: what that copy
+       saves), and the runner with -Parallel <n>. Per-suite overhead = (runner serial - in-process) / suites.
     2. With -ProjectPath (one or more folders of tests/Pester; Invoke-Benchmark passes the set
        below): every suite of those folders, through one runner run (a flat folder of links to
-       their files, in tests/Pester, removed afterwards) with -Parallel 1
-       and with -Parallel <n>; the ratio is parallel / serial wall time (target at most 0.6).
+       their files, in tests/Pester, removed afterwards) with -Parallel 1, then with -Parallel <n>
+       twice: in a fresh output folder, and in the serial run's folder, where the last run's times
+       start the longest suites first. The ratio is parallel / serial wall time (target at most
+       0.6), given for both.
        Suites marked host-exclusive run alone by design: from the serial run's per-suite times the
        best ratio the exclusivity allows is given too (exclusive time + the rest / n, over serial),
        with the share of host-exclusive suites in the whole of tests/Pester.
@@ -84,22 +87,34 @@ Describe 'suite $i' {
     }
     $inProcess = "Import-Module '$(Get-PesterManifestPath)'; `$c = New-PesterConfiguration; `$c.Run.Path = '$corpus'; `$c.Run.Exit = `$true; `$c.Output.Verbosity = 'Normal'; Invoke-Pester -Configuration `$c"
     $floor = Measure-Child -Figure "$Suites small suites, one in-process Invoke-Pester" -Arguments @('-Command', $inProcess) -Log (Join-Path $work 'inprocess.log')
-    $serial = Measure-Child -Figure "$Suites small suites, runner -Parallel 1" -Arguments @('-File', $runner, '-Path', $corpus, '-OutputDir', (Join-Path $work 'o1'), '-Parallel', '1') -Log (Join-Path $work 'serial.log')
+    # Serial with the runner's JIT settings (tier-up off, Runner/RunnerJitSettings.ps1) and with the
+    # runtime's default (DOTNET_TC_CallCounting=1 set by hand: the runner then leaves it alone),
+    # alternating, twice each: this machine's noise is of the size of the difference.
+    $serialRuns = @(); $tierUpRuns = @()
+    foreach ($round in 1, 2) {
+        $serialRuns += Measure-Child -Figure "$Suites small suites, runner -Parallel 1" -Arguments @('-File', $runner, '-Path', $corpus, '-OutputDir', (Join-Path $work "o1-$round"), '-Parallel', '1') -Log (Join-Path $work "serial-$round.log")
+        $tierUpRuns += Measure-Child -Figure "$Suites small suites, runner -Parallel 1, tier-up on (the runtime's default)" -Arguments @('-File', $runner, '-Path', $corpus, '-OutputDir', (Join-Path $work "o4-$round"), '-Parallel', '1') `
+            -Log (Join-Path $work "tierup-$round.log") -Environment @{ DOTNET_TC_CallCounting = '1' }
+    }
     $plain = Measure-Child -Figure "$Suites small suites, runner -Parallel 1, children from the IL-only pwsh" -Arguments @('-File', $runner, '-Path', $corpus, '-OutputDir', (Join-Path $work 'o3'), '-Parallel', '1') `
         -Log (Join-Path $work 'plain.log') -Environment @{ MYHV_RUNNER_PLAIN_PWSH = '1' }
     $par = Measure-Child -Figure "$Suites small suites, runner -Parallel $Parallel" -Arguments @('-File', $runner, '-Path', $corpus, '-OutputDir', (Join-Path $work 'o2'), '-Parallel', "$Parallel") -Log (Join-Path $work 'parallel.log')
+    $mean = { param($Runs, $Property) ($Runs | Measure-Object -Property $Property -Average).Average }
+    $overhead = { param($Runs, $Property) [Math]::Round(((& $mean $Runs $Property) - $floor.$Property) / $Suites, 2) }
     $figures = [ordered]@{
         corpusSuites        = $Suites
-        perSuiteWall        = [Math]::Round(($serial.Seconds - $floor.Seconds) / $Suites, 2)
-        perSuiteCpu         = [Math]::Round(($serial.CpuSeconds - $floor.CpuSeconds) / $Suites, 2)
-        perSuiteWallPlain   = [Math]::Round(($plain.Seconds - $floor.Seconds) / $Suites, 2)
-        perSuiteCpuPlain    = [Math]::Round(($plain.CpuSeconds - $floor.CpuSeconds) / $Suites, 2)
-        runs                = @($floor, $serial, $plain, $par)
+        perSuiteWall        = & $overhead $serialRuns 'Seconds'
+        perSuiteCpu         = & $overhead $serialRuns 'CpuSeconds'
+        perSuiteWallTierUp  = & $overhead $tierUpRuns 'Seconds'
+        perSuiteCpuTierUp   = & $overhead $tierUpRuns 'CpuSeconds'
+        perSuiteWallPlain   = & $overhead @($plain) 'Seconds'
+        perSuiteCpuPlain    = & $overhead @($plain) 'CpuSeconds'
+        runs                = @($floor) + $serialRuns + $tierUpRuns + @($plain, $par)
     }
     $lines = @('| figure | wall s | CPU s | exit | load before/after |', '| --- | ---: | ---: | ---: | --- |')
     $lines += @($figures.runs | ForEach-Object { Format-Row $_ })
-    $lines += '', ("Per-suite overhead of the runner (serial minus in-process, per suite): **{0} s wall, {1} s CPU** (target 1.5 s); with children from the IL-only pwsh: {2} s wall, {3} s CPU." -f
-        $figures.perSuiteWall, $figures.perSuiteCpu, $figures.perSuiteWallPlain, $figures.perSuiteCpuPlain)
+    $lines += '', ("Per-suite overhead of the runner (serial minus in-process, per suite, mean of 2 runs): **{0} s wall, {1} s CPU** (target 1.5 s). With tier-up on: {2} s wall, {3} s CPU; with children from the IL-only pwsh: {4} s wall, {5} s CPU." -f
+        $figures.perSuiteWall, $figures.perSuiteCpu, $figures.perSuiteWallTierUp, $figures.perSuiteCpuTierUp, $figures.perSuiteWallPlain, $figures.perSuiteCpuPlain)
     if ($ProjectPath) {
         # One folder of links, so both runs plan every chosen suite at once (as a whole run does). It
         # sits in tests/Pester, flat: a suite finds its kit as $PSScriptRoot/../Support, and pwsh
@@ -118,7 +133,11 @@ Describe 'suite $i' {
         $exclusiveCount = @($suiteFiles | Where-Object { & $isExclusive $_.FullName }).Count
         $named = ($folders | ForEach-Object { Split-Path -Leaf $_ }) -join ', '
         $ps = Measure-Child -Figure "$($suiteFiles.Count) suites of $named, -Parallel 1" -Arguments @('-File', $runner, '-Path', $set, '-OutputDir', (Join-Path $work 'p1'), '-Parallel', '1') -Log (Join-Path $work 'project-serial.log')
-        $pp = Measure-Child -Figure "$($suiteFiles.Count) suites of $named, -Parallel $Parallel" -Arguments @('-File', $runner, '-Path', $set, '-OutputDir', (Join-Path $work 'p2'), '-Parallel', "$Parallel") -Log (Join-Path $work 'project-parallel.log')
+        # In parallel twice: in a fresh output folder (a first run: host-exclusive suites first,
+        # then plan order), and in the serial run's folder, whose times order the suites longest
+        # first (Runner/RunnerOrder.ps1), as every later run in a folder is.
+        $pf = Measure-Child -Figure "$($suiteFiles.Count) suites of $named, -Parallel $Parallel, first run in its output folder" -Arguments @('-File', $runner, '-Path', $set, '-OutputDir', (Join-Path $work 'p2'), '-Parallel', "$Parallel") -Log (Join-Path $work 'project-parallel-first.log')
+        $pp = Measure-Child -Figure "$($suiteFiles.Count) suites of $named, -Parallel $Parallel, after the serial run in its folder" -Arguments @('-File', $runner, '-Path', $set, '-OutputDir', (Join-Path $work 'p1'), '-Parallel', "$Parallel") -Log (Join-Path $work 'project-parallel.log')
         # Per-suite seconds of the serial run, from its verdict lines, and which suites are host-exclusive (its plan lines).
         $serialLog = @(Get-Content -LiteralPath (Join-Path $work 'project-serial.log'))
         $exclusiveNames = @(foreach ($l in $serialLog) { if ($l -match '^  (\S.*) \(at least \d+ test\(s\), host-exclusive\)$') { $Matches[1] } })
@@ -133,15 +152,16 @@ Describe 'suite $i' {
         $figures.projectPath = $folders
         $figures.projectSuites = $suiteFiles.Count
         $figures.projectExclusiveSuites = $exclusiveCount
-        $figures.projectRuns = @($ps, $pp)
+        $figures.projectRuns = @($ps, $pf, $pp)
         $figures.parallelRatio = [Math]::Round($pp.Seconds / [Math]::Max(0.1, $ps.Seconds), 2)
+        $figures.parallelRatioFirstRun = [Math]::Round($pf.Seconds / [Math]::Max(0.1, $ps.Seconds), 2)
         $figures.exclusiveSeconds = [Math]::Round($exclusiveSeconds, 1)
         $figures.bestRatio = if ($exclusiveSeconds + $otherSeconds -gt 0) { [Math]::Round(($exclusiveSeconds + $otherSeconds / $Parallel) / ($exclusiveSeconds + $otherSeconds), 2) } else { $null }
         $lines += '', '| project suites | wall s | CPU s | exit | load before/after |', '| --- | ---: | ---: | ---: | --- |'
         $lines += @($figures.projectRuns | ForEach-Object { Format-Row $_ })
-        $lines += '', "Parallel / serial wall time: **$($figures.parallelRatio)** (target at most 0.6)."
+        $lines += '', "Parallel / serial wall time: **$($figures.parallelRatio)** (target at most 0.6), with the serial run's times ordering the suites; $($figures.parallelRatioFirstRun) for a first run in a fresh output folder."
         $lines += "- $exclusiveCount of these $($suiteFiles.Count) suites are host-exclusive (they run alone): $($figures.exclusiveSeconds) s of the serial run's $([Math]::Round($exclusiveSeconds + $otherSeconds, 1)) s of suite time; with perfect overlap of the rest on $Parallel slots the ratio could be at best $($figures.bestRatio). In the whole of tests/Pester, $allExclusive of $($allSuites.Count) suites are host-exclusive."
-        foreach ($log in 'project-serial.log', 'project-parallel.log') {
+        foreach ($log in 'project-serial.log', 'project-parallel-first.log', 'project-parallel.log') {
             $final = @(Get-Content -LiteralPath (Join-Path $work $log) | Where-Object { $_ -match '^Pester: ' }) | Select-Object -Last 1
             $lines += "- $log final line: ``$final``"
         }

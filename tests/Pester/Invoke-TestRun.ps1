@@ -46,6 +46,16 @@
        the tool's assemblies are IL only, so each start would JIT-compile PowerShell anew), or
        from $PSHOME when there is none (or MYHV_RUNNER_PLAIN_PWSH=1).
 
+       The runner itself first restarts in place (execve: same pid) under the ReadyToRun copy,
+       and it and its children run with .NET's tier-up off (DOTNET_TC_CallCounting=0: in these
+       short-lived processes the background recompiling of hot methods took most of the CPU);
+       each child removes that setting before its suite runs, and a value set by the user is
+       left alone (Runner/RunnerJitSettings.ps1). Called from a session (& ./Invoke-TestRun.ps1)
+       it does not restart.
+       Start order with -Parallel above 1 (Runner/RunnerOrder.ps1): host-exclusive suites first,
+       then suites the last run in this -OutputDir did not time, then the longest first by its
+       times (summary.json's `seconds`). Reports are always in plan order.
+
     4. The goodbye: a random key goes to the child over stdin only (never on a command line or
        in the environment); the suite runs in a runspace of its own that cannot see the child's
        variables. After Invoke-Pester returns, the child writes the results (JSON, messages
@@ -114,6 +124,15 @@ $PSNativeCommandUseErrorActionPreference = $false   # native exit codes are chec
 # (Runner/RunnerProcess.ps1), and the run ends it in order. The process then exits with the run's
 # code, whatever state the caller's pipeline is in.
 if (-not (Get-Variable -Name MyHvRunnerInside -Scope Global -ErrorAction Ignore)) {
+    # First the runner starts again as itself (same pid) with tier-up off and, under `dotnet pwsh`,
+    # from the ReadyToRun copy of pwsh: a short-lived process, most of whose CPU went into
+    # recompiling its hot methods (Runner/RunnerJitSettings.ps1). Not when called from a session.
+    . (Join-Path $PSScriptRoot 'Runner/RunnerProcess.ps1')
+    . (Join-Path $PSScriptRoot 'Runner/RunnerPwshCache.ps1')
+    . (Join-Path $PSScriptRoot 'Runner/RunnerJitSettings.ps1')
+    Initialize-RunnerNative
+    $restartProblem = Invoke-RunnerRestart -ScriptPath $PSCommandPath
+    if ($restartProblem) { [Console]::Out.WriteLine("note: the runner $restartProblem") }
     $runspace = [runspacefactory]::CreateRunspace()
     $runspace.Open()
     $runspace.SessionStateProxy.SetVariable('MyHvRunnerInside', $true)
@@ -190,6 +209,7 @@ function New-WarmChild {
     $marker = (@($env:MYHV_RUNNER_SUITE, $token) | Where-Object { $_ }) -join ' '
     $environment = @{ MYHV_TEST_ROOT = $root; MYHV_HOME = (Join-Path $root 'home'); MYHV_FAILPOINTS = $null; MYHV_RUNNER_SUITE = $marker
         POWERSHELL_TELEMETRY_OPTOUT = '1'; POWERSHELL_UPDATECHECK = 'Off' }
+    $environment += Get-JitSettingsEnvironment   # the child takes them off before its suite (Runner/RunnerJitSettings.ps1)
     try {
         $process = Start-SuiteChild -ChildArguments @('-File', $script:ChildScript, '-PesterManifest', $State.PesterManifest) -WorkingDirectory $script:RepoRoot -Environment $environment
     } catch { $null = Remove-SuiteTempRoot -RootPath $root; throw }
@@ -315,11 +335,11 @@ function Update-RunningSuite {
 }
 
 function Test-CanStart {
-    <# The next suite in plan order may start: a free slot, and host-exclusive suites only alone. #>
+    <# The next suite in start order (Runner/RunnerOrder.ps1) may start: a free slot, and host-exclusive suites only alone. #>
     param([Parameter(Mandatory)] $State)
     if ($State.Next -ge $State.Plans.Count) { return $false }
     if ($State.Running.Count -eq 0) { return $true }
-    if ($State.Plans[$State.Next].Exclusive -or ($State.Running | Where-Object { $_.Plan.Exclusive })) { return $false }
+    if ($State.Plans[$State.Order[$State.Next]].Exclusive -or ($State.Running | Where-Object { $_.Plan.Exclusive })) { return $false }
     $State.Running.Count -lt $State.Parallel
 }
 
@@ -357,7 +377,7 @@ function Invoke-Schedule {
         # runs), its exit code comes from $LASTEXITCODE: keep that a failure while suites run.
         $global:LASTEXITCODE = 1
         $busy = $false
-        while (Test-CanStart -State $State) { $null = Start-PlannedSuite -State $State -Index $State.Next; $State.Next++; $busy = $true }
+        while (Test-CanStart -State $State) { $null = Start-PlannedSuite -State $State -Index $State.Order[$State.Next]; $State.Next++; $busy = $true }
         # Children warm for the next suites (Pester imported), so their start overlaps this work.
         # Two: one child's start takes longer than a small suite runs,
         # so with one the next suite would wait for it; never more than suites are left.
@@ -429,6 +449,7 @@ function Invoke-TestRun {
         Write-RunnerLine 'Pester: 0 passed, 1 failed, 0 skipped'
         return 1
     }
+    $lastSeconds = Read-SuiteSeconds -Dir $outputRoot   # the last run's times, before its reports go: the start order's hint
     Initialize-OutputDir -Dir $outputRoot
     $script:ReportRoot = $outputRoot   # ours now: an interrupted run may write its reports here
 
@@ -450,10 +471,16 @@ function Invoke-TestRun {
         Write-RunnerLine ("  {0} (at least {1} test(s){2})" -f $names[$i], $plans[$i].MinTests, $(if ($plans[$i].Exclusive) { ', host-exclusive' }))
     }
 
+    $order = Get-SuiteStartOrder -Plans $plans -Seconds $lastSeconds -Parallel $Parallel
+    if ($Parallel -gt 1 -and $plans.Count -gt 1) {
+        $timed = @($plans | Where-Object { $lastSeconds.ContainsKey($_.Path) }).Count
+        Write-RunnerLine "Start order: host-exclusive suites first, then the longest first by the last run's times in this output folder ($timed of $($plans.Count) timed; the others first)"
+    }
+
     $null = [MyHvRunnerNative]::BecomeSubreaper()
     $state = [pscustomobject]@{
         RunId = [Convert]::ToHexString([System.Security.Cryptography.RandomNumberGenerator]::GetBytes(6)).ToLowerInvariant(); Seq = 0
-        Plans = $plans; Names = $names; Verdicts = [object[]]::new($plans.Count); Next = 0; Parallel = $Parallel; Live = ($Parallel -eq 1)
+        Plans = $plans; Names = $names; Verdicts = [object[]]::new($plans.Count); Order = $order; Next = 0; Parallel = $Parallel; Live = ($Parallel -eq 1)
         Running = [System.Collections.Generic.List[object]]::new(); Warm = [System.Collections.Generic.List[object]]::new()
         OutputRoot = $outputRoot; PesterManifest = (Get-PesterManifestPath)
     }
@@ -488,7 +515,9 @@ try {
     Initialize-RunnerNative
     [MyHvRunnerNative]::RegisterSignals()
     . (Join-Path $PSScriptRoot 'Runner/RunnerPwshCache.ps1')
+    . (Join-Path $PSScriptRoot 'Runner/RunnerJitSettings.ps1')
     . (Join-Path $PSScriptRoot 'Runner/RunnerPlan.ps1')
+    . (Join-Path $PSScriptRoot 'Runner/RunnerOrder.ps1')
     . (Join-Path $PSScriptRoot 'Runner/RunnerCensus.ps1')
     . (Join-Path $PSScriptRoot 'Runner/RunnerVerdict.ps1')
     . (Join-Path $PSScriptRoot 'Runner/RunnerReport.ps1')

@@ -77,9 +77,11 @@ Describe 'Invoke-TestRun over fixture <Name>' -ForEach @($scenarios | Where-Obje
         $counts = "Pester: $($summary.passed) passed, $($summary.failed) failed, $($summary.skipped) skipped"
         if ($FinalLike) { $counts | Should -Match "^$FinalLike$" } else { $counts | Should -BeExactly $Final }
         foreach ($suite in @($summary.suites)) {
-            # The contract's fields, plus only notInstallable (the prerequisites its skips name as not installable here).
-            @($suite.PSObject.Properties.Name | Sort-Object) | Should -Be @('exitCode', 'failed', 'notInstallable', 'passed', 'path', 'reason', 'skipped', 'status')
+            # The contract's fields, plus only notInstallable (the prerequisites its skips name as not
+            # installable here) and seconds (null for a suite the runner's interruption ended).
+            @($suite.PSObject.Properties.Name | Sort-Object) | Should -Be @('exitCode', 'failed', 'notInstallable', 'passed', 'path', 'reason', 'seconds', 'skipped', 'status')
             $suite.status | Should -BeIn @('passed', 'failed', 'crashed', 'timedout', 'noresults', 'empty', 'leaked')
+            if ("$($suite.reason)" -like 'runner interrupted*') { $suite.seconds | Should -BeNullOrEmpty } else { $suite.seconds | Should -BeGreaterOrEqual 0 }
         }
         if (@($summary.suites).Count) {
             ($summary.suites | Measure-Object -Property passed -Sum).Sum | Should -Be $summary.passed
@@ -156,6 +158,14 @@ Describe 'Invoke-TestRun leaves no process of fixture <Name> running' -ForEach @
     }
 }
 
+Describe 'Invoke-TestRun restarts itself with its JIT settings' {
+    It 'in place: the runner the JitSettings suite found is the process that was started' {
+        $recorded = Join-Path $WorkRoot 'JitSettings/fx/runner.pid'
+        $recorded | Should -Exist
+        [int] (Get-Content -LiteralPath $recorded) | Should -Be $Runs['JitSettings'].Pid
+    }
+}
+
 Describe 'Invoke-TestRun keeps the goodbye key out of the suite''s reach' {
     It 'the hostile suite found no key on the command line, in the environment or in any variable it could reach' {
         $found = Join-Path $WorkRoot 'ForgedGoodbye/fx/found.txt'
@@ -183,7 +193,8 @@ Describe 'Invoke-TestRun -Parallel 1 over every fixture at once (Hang: HangSeria
     BeforeAll {
         $serial = $Runs['SerialAll']
         $all = (Import-PowerShellDataFile -LiteralPath (Join-Path $PSScriptRoot 'RunnerScenarios.psd1')).Scenarios   # discovery's $scenarios is not visible here
-        $expected = @($all | Where-Object { -not $_.ContainsKey('Generate') -and -not $_.ContainsKey('Signal') -and -not $_.ContainsKey('Serial') -and -not $_.ContainsKey('SerialApart') -and -not ($_.ContainsKey('CI') -and $_.CI -and -not $_.ContainsKey('AnyCI')) } |
+        # (StartOrder runs AllPass again, seeded: AllPass's own scenario covers those suites here.)
+        $expected = @($all | Where-Object { -not $_.ContainsKey('Generate') -and -not $_.ContainsKey('Signal') -and -not $_.ContainsKey('Serial') -and -not $_.ContainsKey('SerialApart') -and -not $_.ContainsKey('SeedSeconds') -and -not ($_.ContainsKey('CI') -and $_.CI -and -not $_.ContainsKey('AnyCI')) } |
                 ForEach-Object { $_.Suites })
     }
 
@@ -312,6 +323,54 @@ Describe 'y' { It 'later block' { } }
 
     It 'escapes control characters in names' {
         ConvertTo-VisibleText -Text "a`nb`rc`td`e[0m`u{2028}" | Should -BeExactly 'a\nb\rc\td\e[0m\u2028'
+    }
+}
+
+Describe 'The start order (Get-SuiteStartOrder, Read-SuiteSeconds)' {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot 'RunnerOrder.ps1')
+        $plans = @(
+            [pscustomobject]@{ Path = '/s/a'; Exclusive = $false }, [pscustomobject]@{ Path = '/s/b'; Exclusive = $true }
+            [pscustomobject]@{ Path = '/s/c'; Exclusive = $false }, [pscustomobject]@{ Path = '/s/d'; Exclusive = $false }
+            [pscustomobject]@{ Path = '/s/e'; Exclusive = $false }, [pscustomobject]@{ Path = '/s/f'; Exclusive = $true })
+        function New-Summary([string] $Json) {
+            $dir = Join-Path $WorkRoot ("order-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
+            $null = New-Item -ItemType Directory -Path $dir
+            Set-Content -LiteralPath (Join-Path $dir 'summary.json') -Value $Json
+            $dir
+        }
+    }
+
+    It 'starts host-exclusive suites first, then untimed ones, then the longest first; plan order where nothing differs' {
+        $order = Get-SuiteStartOrder -Plans $plans -Seconds @{ '/s/a' = 5.0; '/s/c' = 40.0; '/s/e' = 5.0; '/s/f' = 1.0 } -Parallel 2
+        @($order | ForEach-Object { $plans[$_].Path }) | Should -Be @('/s/b', '/s/f', '/s/d', '/s/c', '/s/a', '/s/e')
+        Get-SuiteStartOrder -Plans $plans -Seconds @{} -Parallel 2 | Should -Be @(1, 5, 0, 2, 3, 4)
+    }
+
+    It 'keeps plan order with -Parallel 1, where the order cannot shorten the run' {
+        Get-SuiteStartOrder -Plans $plans -Seconds @{ '/s/e' = 99.0 } -Parallel 1 | Should -Be @(0, 1, 2, 3, 4, 5)
+    }
+
+    It 'reads the last run''s seconds by path, and takes a hand-edited entry as no estimate' {
+        $dir = New-Summary @'
+{ "suites": [ { "path": "/s/a", "seconds": 12.5 }, { "path": "/s/b", "seconds": 3 }, { "path": "/s/c", "seconds": "9" },
+  { "path": "/s/d", "seconds": -1 }, { "path": "/s/e", "seconds": null }, { "path": 7, "seconds": 1 }, { "seconds": 2 }, { "path": "/s/f" } ] }
+'@
+        $seconds = Read-SuiteSeconds -Dir $dir
+        $seconds.Keys | Sort-Object | Should -Be @('/s/a', '/s/b')
+        $seconds['/s/a'] | Should -Be 12.5
+        $seconds['/s/b'] | Should -Be 3
+    }
+
+    It 'gives no estimate, and no error, for a missing, broken or linked summary' {
+        (Read-SuiteSeconds -Dir (Join-Path $WorkRoot 'no-such-dir')).Count | Should -Be 0
+        (Read-SuiteSeconds -Dir (New-Summary '{ "suites": [ { "path": "/s/a", ')).Count | Should -Be 0
+        (Read-SuiteSeconds -Dir (New-Summary '[1, 2]')).Count | Should -Be 0
+        $linked = New-Summary '{}'
+        $real = Join-Path (New-Summary '{ "suites": [ { "path": "/s/a", "seconds": 1 } ] }') 'summary.json'
+        Remove-Item -LiteralPath (Join-Path $linked 'summary.json')
+        $null = New-Item -ItemType SymbolicLink -Path (Join-Path $linked 'summary.json') -Target $real
+        (Read-SuiteSeconds -Dir $linked).Count | Should -Be 0
     }
 }
 

@@ -29,6 +29,11 @@ param(
 # Deliberately no Set-StrictMode and no $ErrorActionPreference for the suite: it runs in its own
 # runspace with pwsh's defaults.
 
+# The runtime has read the runner's JIT settings (tier-up off) for this process; what the suite
+# starts must not inherit them (Runner/RunnerJitSettings.ps1).
+. (Join-Path $PSScriptRoot 'RunnerJitSettings.ps1')
+Remove-JitSettings
+
 function Write-AtomicFile {
     # Write + flush a temp file in the same folder, then rename(2) over the final name.
     param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [string] $Text)

@@ -52,6 +52,14 @@ public static class MyHvRunnerNative {
     [DllImport("libc", SetLastError = true)] static extern int mkdir(string path, uint mode);
     // mkdir(2) with mode 0700: fails (false) when the name exists, whatever it is (mktemp's rule).
     public static bool MakePrivateDirectory(string path) { return mkdir(path, 448 /* 0700 */) == 0; }
+    [DllImport("libc", SetLastError = true)] static extern int execve(string path, string[] argv, string[] envp);
+    // execve(2): this process becomes argv (same pid); returns errno only when that failed.
+    public static int Exec(string path, string[] argv, string[] envp) {
+        var a = new string[argv.Length + 1]; Array.Copy(argv, a, argv.Length);   // both lists end with NULL
+        var e = new string[envp.Length + 1]; Array.Copy(envp, e, envp.Length);
+        execve(path, a, e);
+        return Marshal.GetLastPInvokeError();
+    }
 
     static byte[] buffer = new byte[1 << 16];
     // A /proc file's bytes into the shared buffer (no stream or text decoding: most of a table's cost).

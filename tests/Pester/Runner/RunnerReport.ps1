@@ -17,9 +17,11 @@ function Write-SummaryJson {
         failed  = $Totals.Failed
         skipped = $Totals.Skipped
         suites  = @($Verdicts | ForEach-Object {
-                # The contract's fields, then notInstallable: the prerequisites its skips name as not installable here.
+                # The contract's fields, then notInstallable (the prerequisites its skips name as not
+                # installable here) and seconds (the next run's start order reads them: Runner/RunnerOrder.ps1).
                 [ordered]@{ path = $_.Path; status = $_.Status; exitCode = $_.ExitCode; passed = $_.Passed; failed = $_.Failed; skipped = $_.Skipped; reason = $_.Reason
-                    notInstallable = @($_.NotInstallable) }
+                    notInstallable = @($_.NotInstallable)
+                    seconds = $(if ("$($_.Reason)" -like 'runner interrupted*') { $null } else { [Math]::Round([double] $_.Seconds, 1) }) }   # an interrupted suite's time says nothing
             })
     }
     Write-AtomicText -Path (Join-Path $Dir 'summary.json') -Text (ConvertTo-Json -InputObject $summary -Depth 5)

@@ -65,6 +65,16 @@
         # either way the run ends, fails, and the suite does not pass.
         @{ Name = 'FifoGoodbye'; ExitCode = 1; FinalLike = 'Pester: [01] passed, 1 failed, 0 skipped'
             Suites = @(@{ File = 'FifoGoodbye.Tests.ps1'; StatusIn = @('crashed', 'leaked'); Failed = 1; Skipped = 0; SuiteExitCode = 0 }) }
+        # The last run in this -OutputDir (seeded) timed Three longest and One shortest; Two it did not time: Two, Three, One start in that order.
+        @{ Name = 'StartOrder'; Fixture = 'AllPass'; SeedSeconds = @{ 'One.Tests.ps1' = 1.5; 'Three.Tests.ps1' = 30 }; ExitCode = 0; Final = 'Pester: 8 passed, 0 failed, 3 skipped'
+            OutputLike = '*Start order: host-exclusive suites first, then the longest first by the last run''s times in this output folder (2 of 3 timed; the others first)*--> started sub/Two*--> started sub/deeper/Three*--> started One*'
+            Suites = @(
+                @{ File = 'One.Tests.ps1'; Status = 'passed'; Passed = 3; Failed = 0; Skipped = 1; SuiteExitCode = 0 }
+                @{ File = 'Two.Tests.ps1'; Status = 'passed'; Passed = 2; Failed = 0; Skipped = 1; SuiteExitCode = 0 }
+                @{ File = 'Three.Tests.ps1'; Status = 'passed'; Passed = 3; Failed = 0; Skipped = 1; SuiteExitCode = 0 }) }
+        # The runner restarts itself in place (same pid) with tier-up off; its suites' processes do not inherit it.
+        @{ Name = 'JitSettings'; ExitCode = 0; Final = 'Pester: 3 passed, 0 failed, 0 skipped'
+            Suites = @(@{ File = 'JitSettings.Tests.ps1'; Status = 'passed'; Passed = 3; Failed = 0; Skipped = 0; SuiteExitCode = 0 }) }
         @{ Name = 'NoResults'; ExitCode = 1; Final = 'Pester: 1 passed, 1 failed, 0 skipped'
             Suites = @(@{ File = 'NoResults.Tests.ps1'; Status = 'noresults'; Passed = 1; Failed = 1; Skipped = 0 }) }
         @{ Name = 'Prerequisite'; Fixture = 'Prerequisite'; ExitCode = 0; Final = 'Pester: 1 passed, 0 failed, 1 skipped'; CI = ''

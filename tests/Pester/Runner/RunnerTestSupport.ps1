@@ -48,6 +48,7 @@ function Complete-RunnerRun {
     $summaryPath = Join-Path $Run.OutputDir 'summary.json'
     [pscustomobject]@{
         ExitCode = $Run.Process.ExitCode
+        Pid      = $Run.Process.Id
         Lines    = $lines.ToArray()
         Stderr   = $Run.Stderr.GetAwaiter().GetResult()
         Summary  = if (Test-Path -LiteralPath $summaryPath) { Get-Content -LiteralPath $summaryPath -Raw | ConvertFrom-Json } else { $null }
@@ -73,6 +74,15 @@ function Add-StaleResult {
     $goodbye = @{ nonce = 'stale'; error = $null; results = @{ sha256 = $hash }
         run = @{ result = 'Passed'; total = 3; passed = 3; failed = 0; skipped = 0; inconclusive = 0; notRun = 0; failedBlocks = 0; failedContainers = 0 } }
     Set-Content -LiteralPath (Join-Path $suiteDir 'goodbye.json') -Value ($goodbye | ConvertTo-Json -Depth 4)
+}
+
+function Add-LastRunSeconds {
+    <# A summary.json of a "previous run" in an output directory that timed the named fixture files (file name -> seconds). #>
+    param([Parameter(Mandatory)] [string] $OutputDir, [Parameter(Mandatory)] [string] $FixturePath, [Parameter(Mandatory)] [hashtable] $Seconds)
+    $suites = @(foreach ($file in Get-ChildItem -LiteralPath $FixturePath -Recurse -File -Filter '*.Tests.ps1') {
+            if ($Seconds.ContainsKey($file.Name)) { [ordered]@{ path = $file.FullName; status = 'passed'; seconds = $Seconds[$file.Name] } }
+        })
+    Set-Content -LiteralPath (Join-Path $OutputDir 'summary.json') -Value (ConvertTo-Json -Depth 4 -InputObject ([ordered]@{ ok = $true; suites = $suites }))
 }
 
 function Invoke-RunnerScenario {
@@ -104,6 +114,7 @@ function Invoke-RunnerScenario {
         $fixturePath = if ($scenario.ContainsKey('Generate')) { & $scenario.Generate -Root (Join-Path $WorkRoot "$($scenario.Name)/src") }
             elseif ($fixture -eq '.') { $FixtureRoot } else { Join-Path $FixtureRoot $fixture }
         if ($scenario.ContainsKey('SeedStale')) { Add-StaleResult -OutputDir $outDir -SuiteDirName "001-$fixture" }
+        if ($scenario.ContainsKey('SeedSeconds')) { Add-LastRunSeconds -OutputDir $outDir -FixturePath $fixturePath -Seconds $scenario.SeedSeconds }
         # CI only where a scenario asks for it: only the Prerequisite fixture depends on it.
         $ci = if ($scenario.ContainsKey('CI') -and $scenario.CI) { $scenario.CI } else { $null }
         $run = Start-RunnerRun -RunnerPath $RunnerPath -FixturePath $fixturePath -OutputDir $outDir `
