@@ -8,7 +8,8 @@ using MyHypervisor.Core.Vms;
 namespace MyHypervisor.Core.Lifecycle;
 
 /// <summary>
-/// Stop is a ladder: the guest's power button (wait up to the timeout), then the guest agent's
+/// Stop is a ladder: the guest's power button (pressed again every few seconds while waiting up to
+/// the timeout, for a guest that was not listening yet), then the guest agent's
 /// guest-shutdown (when the run has an agent), then the hypervisor's quit, then SIGTERM, then SIGKILL. -Force skips asking the guest, and so does a dead helper
 /// (the session's Problems: the guest could not finish a power-off). Whichever rung ends the
 /// process is recorded; then the run's artifacts are undone by the same code as a failed start.
@@ -17,6 +18,11 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
 {
     private static readonly TimeSpan QuitWait = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan TermWait = TimeSpan.FromSeconds(3);
+    // A guest still booting has nobody listening to the power button yet (acpid, logind), and the
+    // press is lost: pressed once, a stop right after an unwaited start always waited its whole
+    // timeout. So the button is pressed again this often, as a person would; a guest already
+    // powering off ignores the repeat.
+    private static readonly TimeSpan PowerButtonRepeat = TimeSpan.FromSeconds(3);
 
     public sealed record Outcome(bool WasRunning, StopMethod? Method, IReadOnlyList<string> Leftovers);
 
@@ -95,7 +101,13 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
         {
             context.Say($"VM '{name}': pressing the ACPI power button; waiting up to {options.GuestTimeout.TotalSeconds:0} s");
             Report(context, name, "Pressing the ACPI power button", 5);
-            if (TryApi(() => driver.RequestPowerOff(endpoint), context) && WaitWithProgress(name, process, options.GuestTimeout, context))
+            void Press() => driver.RequestPowerOff(endpoint);
+            void PressAgain()
+            {
+                context.Say($"VM '{name}': pressing the ACPI power button again (a guest still booting may not have been listening)");
+                TryApi(Press, context);
+            }
+            if (TryApi(Press, context) && WaitWithProgress(name, process, options.GuestTimeout, context, PressAgain))
                 return StopMethod.GuestPowerOff;
             if (!ProcessLiveness.IsAlive(process)) return StopMethod.GuestPowerOff;
             if (agentSocket is not null) rung.Value = StopMethod.GuestAgentShutdown;
@@ -136,14 +148,20 @@ public sealed class VmStopper(VmStore store, Func<string, IHypervisorDriver> dri
         }
     }
 
-    private static bool WaitWithProgress(string name, ProcessIdentity process, TimeSpan timeout, OperationContext context)
+    private static bool WaitWithProgress(string name, ProcessIdentity process, TimeSpan timeout, OperationContext context, Action? repeat = null)
     {
         var started = DateTime.UtcNow;
+        var lastAsked = started;
         // Shown at once, not only after the first poll: a guest that takes its time is visibly waited for.
         Report(context, name, $"Waiting for the guest to power off (0/{timeout.TotalSeconds:0} s)", 5);
         while (DateTime.UtcNow - started < timeout)
         {
             if (ProcessTerminator.WaitForExit(process, TimeSpan.FromMilliseconds(250), context.Cancel)) return true;
+            if (repeat is not null && DateTime.UtcNow - lastAsked >= PowerButtonRepeat)
+            {
+                repeat();
+                lastAsked = DateTime.UtcNow;
+            }
             var elapsed = DateTime.UtcNow - started;
             Report(context, name, $"Waiting for the guest to power off ({elapsed.TotalSeconds:0}/{timeout.TotalSeconds:0} s)",
                 5 + (int)(45 * elapsed.TotalSeconds / timeout.TotalSeconds));

@@ -168,6 +168,20 @@ Describe 'A VM from creation to removal' {
         Get-MyHvInode -Path $disk | Should -Be $diskInode
     }
 
+    It 'Stop-MyVm right after a start without -Wait: the button is pressed again until the booting guest hears it' {
+        # Pressed once, the press came before the guest's kernel and acpid were up, and was lost:
+        # the stop waited its whole timeout and then needed the guest agent (GuestAgentShutdown).
+        Start-MyVm -Name $name -ErrorAction Stop
+        $all = @(Stop-MyVm -Name $name -PassThru -TimeoutSeconds 120 -Verbose -ErrorAction Stop 4>&1)
+        $vm = @($all | Where-Object { $_ -is [MyHypervisor.Core.Vms.VmInfo] })
+        $verbose = @($all | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
+
+        $vm[0].StopMethod | Should -Be 'GuestPowerOff'
+        $vm[0].Status | Should -Be 'Stopped'
+        Get-MyVmConsole -Name $name | Should -Contain 'myhv-guest: power button, powering off'
+        ($verbose -match 'guest agent|quit|SIGTERM|SIGKILL').Count | Should -Be 0
+    }
+
     It 'Remove-MyVm deletes the VM, its disk, runtime folder and lock: nothing of it remains' {
         Remove-MyVm -Name $name -Confirm:$false -ErrorAction Stop
         $after = Invoke-MyHvCapture { Get-MyVm -Name $name }
