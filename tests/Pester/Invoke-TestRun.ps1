@@ -32,8 +32,9 @@
 
     3. One child pwsh per suite (Runner/RunnerChild.ps1) under setsid: its own session and
        process group, working directory at the repository root, a fresh per-suite output folder,
-       a fresh short MYHV_TEST_ROOT, and its own environment marker (MYHV_RUNNER_SUITE) that
-       every process it starts inherits, however detached. The runner is the child subreaper of
+       a fresh short MYHV_TEST_ROOT (the suite's TMPDIR is inside it, so whatever its processes
+       leave in the temp folder goes with it), and its own environment marker (MYHV_RUNNER_SUITE)
+       that every process it starts inherits, however detached. The runner is the child subreaper of
        everything it starts, so orphans come back to it: an adopted orphan whose environment was
        emptied (env -i) carries no marker and is blamed on the suite that ends next (with
        -Parallel > 1 that may be a neighbour; the run fails either way). No cgroup is used (this
@@ -198,16 +199,18 @@ function New-WarmChild {
     <#
     A child pwsh started ahead of its suite: own temp root, own marker token, Pester importing.
     The child inherits our environment plus MYHV_TEST_ROOT, MYHV_HOME inside it (a suite that
-    forgets New-MyHvTestHome never touches real state) and the marker; fail points are never
-    inherited from the shell.
+    forgets New-MyHvTestHome never touches real state), TMPDIR inside it (what the suite's
+    processes leave in the temp folder, such as the diagnostic socket and debug pipes of a .NET
+    process killed mid-test or a TestDrive Pester could not delete, goes with the root) and the
+    marker; fail points are never inherited from the shell.
     #>
     param([Parameter(Mandatory)] $State)
     $State.Seq++
     $token = "$($State.RunId).$($State.Seq)"
     $root = New-SuiteTempRoot
-    $null = New-Item -ItemType Directory -Path (Join-Path $root 'home')
+    $null = New-Item -ItemType Directory -Path (Join-Path $root 'home'), (Join-Path $root 'tmp')
     $marker = (@($env:MYHV_RUNNER_SUITE, $token) | Where-Object { $_ }) -join ' '
-    $environment = @{ MYHV_TEST_ROOT = $root; MYHV_HOME = (Join-Path $root 'home'); MYHV_FAILPOINTS = $null; MYHV_RUNNER_SUITE = $marker
+    $environment = @{ MYHV_TEST_ROOT = $root; MYHV_HOME = (Join-Path $root 'home'); TMPDIR = (Join-Path $root 'tmp'); MYHV_FAILPOINTS = $null; MYHV_RUNNER_SUITE = $marker
         POWERSHELL_TELEMETRY_OPTOUT = '1'; POWERSHELL_UPDATECHECK = 'Off' }
     $environment += Get-JitSettingsEnvironment   # the child takes them off before its suite (Runner/RunnerJitSettings.ps1)
     try {

@@ -166,6 +166,21 @@ Describe 'Invoke-TestRun restarts itself with its JIT settings' {
     }
 }
 
+Describe 'Invoke-TestRun gives each suite a temp folder that goes with its temp root' {
+    BeforeAll {
+        $temp, $killedPid = @(Get-Content -LiteralPath (Join-Path $WorkRoot 'TempFiles/fx/temp.txt'))
+    }
+    It 'the suite''s TMPDIR was inside its own temp root' {
+        $temp | Should -Match '/mhT-[A-Za-z0-9]{6}/tmp/?$'
+    }
+    It 'is gone after the run, with the killed pwsh''s diagnostic socket and debug pipes' {
+        $temp | Should -Not -Exist
+        foreach ($folder in '/tmp', [System.IO.Path]::GetTempPath()) {
+            @(Get-ChildItem -LiteralPath $folder -Filter "*-$killedPid-*" | Where-Object Name -Match '^(dotnet-diagnostic|clr-debug-pipe)-') | Should -HaveCount 0
+        }
+    }
+}
+
 Describe 'Invoke-TestRun keeps the goodbye key out of the suite''s reach' {
     It 'the hostile suite found no key on the command line, in the environment or in any variable it could reach' {
         $found = Join-Path $WorkRoot 'ForgedGoodbye/fx/found.txt'

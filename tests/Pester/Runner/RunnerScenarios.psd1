@@ -75,6 +75,8 @@
         # The runner restarts itself in place (same pid) with tier-up off; its suites' processes do not inherit it.
         @{ Name = 'JitSettings'; ExitCode = 0; Final = 'Pester: 3 passed, 0 failed, 0 skipped'
             Suites = @(@{ File = 'JitSettings.Tests.ps1'; Status = 'passed'; Passed = 3; Failed = 0; Skipped = 0; SuiteExitCode = 0 }) }
+        @{ Name = 'TempFiles'; ExitCode = 0; Final = 'Pester: 1 passed, 0 failed, 0 skipped'
+            Suites = @(@{ File = 'TempFiles.Tests.ps1'; Status = 'passed'; Passed = 1; Failed = 0; Skipped = 0; SuiteExitCode = 0 }) }
         @{ Name = 'NoResults'; ExitCode = 1; Final = 'Pester: 1 passed, 1 failed, 0 skipped'
             Suites = @(@{ File = 'NoResults.Tests.ps1'; Status = 'noresults'; Passed = 1; Failed = 1; Skipped = 0 }) }
         @{ Name = 'Prerequisite'; Fixture = 'Prerequisite'; ExitCode = 0; Final = 'Pester: 1 passed, 0 failed, 1 skipped'; CI = ''

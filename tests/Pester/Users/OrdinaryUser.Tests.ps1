@@ -90,6 +90,13 @@ AfterAll {
         foreach ($procId in @(Get-UserProcess)) { & kill -9 $procId 2>$null }
         $deadline = [DateTime]::UtcNow.AddSeconds(20)
         while (@(Get-UserProcess).Count -gt 0 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 200 }
+        # The user's TMPDIR is the shared /tmp, as at a login, and a pwsh killed there leaves its
+        # diagnostic socket and debug pipes behind. The account is this suite's own, so whatever it
+        # owns in the shared temp folders is the suite's: removed, and none may remain.
+        $shared = @('/tmp', '/var/tmp', '/dev/shm') | Where-Object { Test-Path -LiteralPath $_ -PathType Container }
+        & find @shared -mindepth 1 -maxdepth 1 -xdev -uid $script:uid -exec rm -rf -- '{}' +
+        $left = @(& find @shared -mindepth 1 -maxdepth 1 -xdev -uid $script:uid)
+        if ($left) { throw "the test user's files are still in the shared temp folders: $($left -join ', ')" }
         & userdel --remove -- $script:userName 2>$null
         & id -- $script:userName 2>$null
         if ($LASTEXITCODE -eq 0) { throw "the test user $($script:userName) is still there" }
