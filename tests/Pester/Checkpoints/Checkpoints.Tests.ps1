@@ -219,6 +219,9 @@ Describe 'A memory checkpoint restored after Set-MyVm changed the machine' {
         $said = @(Restore-MyVmCheckpoint -Name 'cp' -CheckpointName 'one' -Wait -TimeoutSeconds 120 -Verbose -WarningVariable warnings -WarningAction SilentlyContinue -ErrorAction Stop 4>&1 |
             ForEach-Object Message)
         $said -join "`n" | Should -Match "checkpoint 'one' was taken on other settings; the restore puts them back in its definition: Cpus 2 -> 1; MemoryMiB 192 -> 128"
+        # The resumed guest does not say READY again: -Wait waits for its agent alone, not for the channel's grace.
+        $said | Should -Contain "VM 'cp': waiting up to 120 s for the guest agent of the resumed guest (it announced itself before checkpoint 'one' was saved)"
+        $said | Should -Contain "VM 'cp': the guest reported ready through its agent"
         @($warnings).Count | Should -Be 1
         "$warnings" | Should -BeLike "*its definition is back to the settings checkpoint 'one' was taken with: Cpus 2 -> 1; MemoryMiB 192 -> 128*Set-MyVm*"
         $vm = Get-MyVm -Name 'cp'
