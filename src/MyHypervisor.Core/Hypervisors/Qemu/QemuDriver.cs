@@ -119,8 +119,9 @@ public sealed class QemuDriver : IHypervisorDriver
     /// to 'shutdown', so a reboot the guest asks for later still ends the process. The firmware
     /// (SeaBIOS) answers a reset with a hard reboot of its own (a RESET event with guest true),
     /// so the action goes back only once the firmware has been quiet for <see cref="FirmwareQuiet"/>
-    /// after its last such reboot (CI saw a second one end the process when the action went back
-    /// at the first), or after <see cref="FirmwareResetWait"/>.
+    /// after its last such reboot (in CI a reboot request right after the action went back at the
+    /// first ended the process; most likely a second firmware reboot), or after <see cref="FirmwareResetWait"/>.
+    /// The quiet second is what every forced restart pays for it.
     /// </summary>
     public void Reset(HypervisorEndpoint endpoint)
     {
